@@ -1,0 +1,397 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// JobConfirmMail is the job kind that sends a double opt-in mail.
+const JobConfirmMail = "confirm_mail"
+
+// ConfirmMailJob is the payload of a JobConfirmMail job.
+type ConfirmMailJob struct {
+	SubscriberID int64 `json:"subscriber_id"`
+	Expires      int64 `json:"expires"` // unix seconds: the link's expiry
+}
+
+// SignupOptions are the installation's double opt-in settings.
+type SignupOptions struct {
+	ConfirmWindow time.Duration // at most one confirmation mail per address per window
+	ConfirmTTL    time.Duration // how long the link in it stays valid
+}
+
+// SignupResult says what a signup did. Public handlers must not reveal it
+// to the requester (no enumeration); it is for logs and tests.
+type SignupResult struct {
+	SubscriberID int64
+	Pending      []string // lists waiting for confirmation
+	Confirmed    []string // lists confirmed (single opt-in, or already confirmed)
+	// NewlyConfirmed are the single opt-in lists this request confirmed.
+	NewlyConfirmed []string
+	MailQueued     bool
+}
+
+// Signup records a reader's request to subscribe to public lists: the
+// subscriber, the subscriptions (pending for double opt-in), the consent
+// event with the disclosure shown, and the confirmation mail job — all in
+// one transaction, so a crash loses either all of it or none.
+func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOptions) (*SignupResult, error) {
+	email, key, err := herald.NormalizeEmail(req.Email)
+	if err != nil {
+		return nil, err
+	}
+	name, err := herald.CleanName(req.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Lists) == 0 {
+		return nil, herald.FieldError("lists", "Please select at least one mailing list.")
+	}
+	var res *SignupResult
+	err = db.write(ctx, func(tx *Tx) error {
+		lists, err := resolveLists(ctx, tx, req.Lists, false)
+		if err != nil {
+			return err
+		}
+		d, err := signupDisclosure(ctx, tx, req.DisclosureVersion)
+		if err != nil {
+			return err
+		}
+		var id int64
+		err = tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
+			VALUES (?, ?, ?, '{}', ?, ?)
+			ON CONFLICT (email_key) DO UPDATE SET name = CASE WHEN subscribers.name = '' THEN excluded.name ELSE subscribers.name END
+			RETURNING id`, email, key, name, tx.now, tx.now).Scan(&id)
+		if err != nil {
+			return tx.db.dialect.translate(err)
+		}
+		suppressed, err := isSuppressed(ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		slugs := make([]string, len(lists))
+		for i, l := range lists {
+			slugs[i] = l.Slug
+		}
+		m := Meta{Actor: herald.ActorReader, IP: req.IP, UserAgent: req.UserAgent, SourceURL: req.SourceURL}
+		if err := addConsent(ctx, tx, id, herald.ConsentSignup, m, slugs, d); err != nil {
+			return err
+		}
+		res, err = subscribeLists(ctx, tx, id, lists, suppressed, opt, false)
+		if err != nil {
+			return err
+		}
+		if len(res.NewlyConfirmed) > 0 {
+			m.Detail = "single opt-in"
+			return addConsent(ctx, tx, id, herald.ConsentConfirm, m, res.NewlyConfirmed, d)
+		}
+		return nil
+	})
+	return res, err
+}
+
+func signupDisclosure(ctx context.Context, tx *Tx, version int) (*herald.Disclosure, error) {
+	if version > 0 {
+		d, err := scanDisclosure(tx.queryRow(ctx, `SELECT `+disclosureColumns+` FROM disclosures WHERE version = ?`, version))
+		if err == nil {
+			return d, nil
+		} else if !isNoRows(err) {
+			return nil, err
+		}
+	}
+	d, err := currentDisclosure(ctx, tx)
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		// Herald never records a consent it cannot name the text of.
+		return nil, herald.Errorf(herald.EINTERNAL, "no current disclosure")
+	}
+	return d, err
+}
+
+// subscribeLists adds subscriptions: new ones are confirmed for single
+// opt-in lists (unless the address is suppressed) and pending otherwise; an
+// unsubscribed one goes back to pending; others stay as they are. When any is
+// pending it queues a confirmation mail, at most one per ConfirmWindow
+// unless force is set (the reader is acting from their own manage link).
+func subscribeLists(ctx context.Context, tx *Tx, subID int64, lists []*herald.List, suppressed bool, opt SignupOptions, force bool) (*SignupResult, error) {
+	res := &SignupResult{SubscriberID: subID}
+	existing := map[int64]string{}
+	rows, err := tx.query(ctx, `SELECT list_id, status FROM subscriptions WHERE subscriber_id = ?`, subID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		existing[id] = st
+	}
+	rows.Close()
+	for _, l := range lists {
+		cur, ok := existing[l.ID]
+		switch {
+		case !ok && l.OptIn == herald.Single && !suppressed:
+			if err := setSubscription(ctx, tx, subID, l.ID, herald.StatusConfirmed); err != nil {
+				return nil, err
+			}
+			res.Confirmed = append(res.Confirmed, l.Slug)
+			res.NewlyConfirmed = append(res.NewlyConfirmed, l.Slug)
+		case !ok || cur == herald.StatusUnsubscribed:
+			if err := setSubscription(ctx, tx, subID, l.ID, herald.StatusPending); err != nil {
+				return nil, err
+			}
+			res.Pending = append(res.Pending, l.Slug)
+		case cur == herald.StatusPending:
+			res.Pending = append(res.Pending, l.Slug)
+		default:
+			res.Confirmed = append(res.Confirmed, l.Slug)
+		}
+	}
+	if len(res.Pending) == 0 {
+		return res, nil
+	}
+	var nonce sql.NullInt64
+	var last sql.NullTime
+	if err := tx.queryRow(ctx, `SELECT confirm_nonce, confirm_mail_at FROM subscribers WHERE id = ?`, subID).Scan(&nonce, &last); err != nil {
+		return nil, err
+	}
+	if !force && nonce.Valid && last.Valid && tx.now.Sub(last.Time) < opt.ConfirmWindow {
+		// A recent mail with a live link is on its way; that link confirms
+		// every pending list, this one included.
+		return res, nil
+	}
+	if !nonce.Valid {
+		nonce = sql.NullInt64{Int64: newNonce(), Valid: true}
+	}
+	if _, err := tx.exec(ctx, `UPDATE subscribers SET confirm_nonce = ?, confirm_mail_at = ? WHERE id = ?`, nonce.Int64, tx.now, subID); err != nil {
+		return nil, err
+	}
+	ttl := opt.ConfirmTTL
+	if ttl <= 0 {
+		ttl = 7 * 24 * time.Hour
+	}
+	if err := enqueue(ctx, tx, JobConfirmMail, ConfirmMailJob{SubscriberID: subID, Expires: tx.now.Add(ttl).Unix()}, tx.now); err != nil {
+		return nil, err
+	}
+	res.MailQueued = true
+	return res, nil
+}
+
+// newNonce returns a random positive 62-bit number.
+func newNonce() int64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return int64(binary.LittleEndian.Uint64(b[:])>>2) | 1
+}
+
+// PendingConfirmation is what a confirmation link leads to.
+type PendingConfirmation struct {
+	Subscriber *herald.Subscriber
+	Nonce      int64
+	Lists      []herald.Subscription // pending subscriptions
+}
+
+// GetConfirmation returns the subscriber a confirmation link is for, if
+// the link is still unused (its nonce is the current one).
+func (db *DB) GetConfirmation(ctx context.Context, subID int64, nonce uint64) (*PendingConfirmation, error) {
+	var pc *PendingConfirmation
+	err := db.read(ctx, func(tx *Tx) (err error) {
+		pc, err = getConfirmation(ctx, tx, subID, nonce)
+		return err
+	})
+	return pc, err
+}
+
+var errLinkUsed = herald.Errorf(herald.EGONE, "This link has already been used or has expired.")
+
+func getConfirmation(ctx context.Context, tx *Tx, subID int64, nonce uint64) (*PendingConfirmation, error) {
+	var cur sql.NullInt64
+	err := tx.queryRow(ctx, `SELECT confirm_nonce FROM subscribers WHERE id = ?`, subID).Scan(&cur)
+	if isNoRows(err) || (err == nil && (!cur.Valid || uint64(cur.Int64) != nonce)) {
+		return nil, errLinkUsed
+	} else if err != nil {
+		return nil, err
+	}
+	s, err := getSubscriber(ctx, tx, subID)
+	if err != nil {
+		return nil, err
+	}
+	pc := &PendingConfirmation{Subscriber: s, Nonce: cur.Int64}
+	for _, x := range s.Subscriptions {
+		if x.Status == herald.StatusPending {
+			pc.Lists = append(pc.Lists, x)
+		}
+	}
+	return pc, nil
+}
+
+// Confirm confirms every pending subscription of the subscriber whose
+// current nonce the link carries, then retires the nonce: links are
+// single-use. Confirming also lifts a suppression of the address.
+func (db *DB) Confirm(ctx context.Context, subID int64, nonce uint64, m Meta) ([]string, error) {
+	var confirmed []string
+	err := db.write(ctx, func(tx *Tx) error {
+		pc, err := getConfirmation(ctx, tx, subID, nonce)
+		if err != nil {
+			return err
+		}
+		for _, x := range pc.Lists {
+			confirmed = append(confirmed, x.List)
+		}
+		if _, err := tx.exec(ctx, `UPDATE subscriptions SET status = 'confirmed', confirmed_at = ?, updated_at = ?
+			WHERE subscriber_id = ? AND status = 'pending'`, tx.now, tx.now, subID); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE subscribers SET confirm_nonce = NULL, updated_at = ? WHERE id = ?`, tx.now, subID); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM suppressions WHERE hash = ?`, tx.db.SuppressionHash(strings.ToLower(pc.Subscriber.Email))); err != nil {
+			return err
+		}
+		if m.Actor == "" {
+			m.Actor = herald.ActorReader
+		}
+		return addConsent(ctx, tx, subID, herald.ConsentConfirm, m, confirmed, nil)
+	})
+	return confirmed, err
+}
+
+// Unsubscribe ends the subscriber's subscriptions to the given lists (all
+// lists when listIDs is empty). It is idempotent and returns the slugs of
+// the lists it changed.
+func (db *DB) Unsubscribe(ctx context.Context, subID int64, listIDs []int64, m Meta) ([]string, error) {
+	var changed []string
+	err := db.write(ctx, func(tx *Tx) (err error) {
+		changed, err = unsubscribe(ctx, tx, subID, listIDs, m)
+		return err
+	})
+	return changed, err
+}
+
+func unsubscribe(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Meta) ([]string, error) {
+	q := `SELECT l.id, l.slug FROM subscriptions s JOIN lists l ON l.id = s.list_id
+		WHERE s.subscriber_id = ? AND s.status <> 'unsubscribed'`
+	args := []any{subID}
+	if len(listIDs) > 0 {
+		q += ` AND s.list_id IN (` + placeholders(len(listIDs)) + `)`
+		for _, id := range listIDs {
+			args = append(args, id)
+		}
+	}
+	rows, err := tx.query(ctx, q+` ORDER BY l.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	var ids []any
+	var slugs []string
+	for rows.Next() {
+		var id int64
+		var slug string
+		if err := rows.Scan(&id, &slug); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+		slugs = append(slugs, slug)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if _, err := tx.exec(ctx, `UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = ?, updated_at = ?
+		WHERE subscriber_id = ? AND list_id IN (`+placeholders(len(ids))+`)`, append([]any{tx.now, tx.now, subID}, ids...)...); err != nil {
+		return nil, err
+	}
+	if m.Actor == "" {
+		m.Actor = herald.ActorReader
+	}
+	return slugs, addConsent(ctx, tx, subID, herald.ConsentUnsubscribe, m, slugs, nil)
+}
+
+// ChangePreferences applies a reader's manage-page choice: want is the full
+// set of list slugs they want; lists they are on and did not tick are left,
+// public lists they ticked are joined (double opt-in applies).
+func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string, m Meta, opt SignupOptions) (*SignupResult, error) {
+	var res *SignupResult
+	err := db.write(ctx, func(tx *Tx) error {
+		s, err := getSubscriber(ctx, tx, subID)
+		if err != nil {
+			return err
+		}
+		wanted := map[string]bool{}
+		for _, w := range want {
+			wanted[w] = true
+		}
+		var leave []int64
+		have := map[string]bool{}
+		for _, x := range s.Subscriptions {
+			if x.Status == herald.StatusUnsubscribed {
+				continue
+			}
+			have[x.List] = true
+			if !wanted[x.List] {
+				leave = append(leave, x.ListID)
+			}
+		}
+		var joinSlugs []string
+		for _, w := range want {
+			if !have[w] {
+				joinSlugs = append(joinSlugs, w)
+			}
+		}
+		join, err := resolveLists(ctx, tx, joinSlugs, false)
+		if err != nil {
+			return err
+		}
+		res = &SignupResult{SubscriberID: subID}
+		if len(leave) > 0 {
+			if _, err := unsubscribe(ctx, tx, subID, leave, m); err != nil {
+				return err
+			}
+		}
+		if len(join) > 0 {
+			d, err := signupDisclosure(ctx, tx, 0)
+			if err != nil {
+				return err
+			}
+			sup, err := isSuppressed(ctx, tx, strings.ToLower(s.Email))
+			if err != nil {
+				return err
+			}
+			if err := addConsent(ctx, tx, subID, herald.ConsentPreferences, m, joinSlugs, d); err != nil {
+				return err
+			}
+			if res, err = subscribeLists(ctx, tx, subID, join, sup, opt, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// ConfirmNonce returns the subscriber's current confirmation nonce, which
+// the confirmation mail job signs into the link; ENOTFOUND when there is
+// nothing to confirm.
+func (db *DB) ConfirmNonce(ctx context.Context, subID int64) (uint64, error) {
+	var n sql.NullInt64
+	err := db.read(ctx, func(tx *Tx) error {
+		err := tx.queryRow(ctx, `SELECT confirm_nonce FROM subscribers WHERE id = ?`, subID).Scan(&n)
+		if isNoRows(err) || (err == nil && !n.Valid) {
+			return notFound("Pending confirmation")
+		}
+		return err
+	})
+	return uint64(n.Int64), err
+}

@@ -1,0 +1,461 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+const subscriberColumns = `sub.id, sub.email, sub.name, sub.attributes, sub.created_at, sub.updated_at`
+
+func scanSubscriber(sc interface{ Scan(...any) error }) (*herald.Subscriber, error) {
+	var s herald.Subscriber
+	var attrs string
+	if err := sc.Scan(&s.ID, &s.Email, &s.Name, &attrs, &s.CreatedAt, &s.UpdatedAt); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+	s.Attributes = map[string]any{}
+	if attrs != "" && attrs != "{}" {
+		_ = json.Unmarshal([]byte(attrs), &s.Attributes)
+	}
+	s.Subscriptions = []herald.Subscription{}
+	return &s, nil
+}
+
+func getSubscriberRow(ctx context.Context, tx *Tx, id int64) (*herald.Subscriber, error) {
+	s, err := scanSubscriber(tx.queryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers sub WHERE sub.id = ?`, id))
+	if isNoRows(err) {
+		return nil, notFound("Subscriber")
+	}
+	return s, err
+}
+
+func getSubscriber(ctx context.Context, tx *Tx, id int64) (*herald.Subscriber, error) {
+	s, err := getSubscriberRow(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadSubscriptions(ctx, tx, []*herald.Subscriber{s}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadSubscriptions fills in the subscriptions of several subscribers with one query.
+func loadSubscriptions(ctx context.Context, tx *Tx, subs []*herald.Subscriber) error {
+	if len(subs) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*herald.Subscriber, len(subs))
+	ids := make([]any, 0, len(subs))
+	for _, s := range subs {
+		byID[s.ID] = s
+		ids = append(ids, s.ID)
+	}
+	rows, err := tx.query(ctx, `SELECT s.subscriber_id, s.list_id, l.slug, l.name, s.status, s.created_at, s.updated_at, s.confirmed_at, s.unsubscribed_at
+		FROM subscriptions s JOIN lists l ON l.id = s.list_id
+		WHERE s.subscriber_id IN (`+placeholders(len(ids))+`) ORDER BY s.subscriber_id, l.name`, ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var subID int64
+		var x herald.Subscription
+		var conf, unsub sql.NullTime
+		if err := rows.Scan(&subID, &x.ListID, &x.List, &x.ListName, &x.Status, &x.CreatedAt, &x.UpdatedAt, &conf, &unsub); err != nil {
+			return err
+		}
+		x.CreatedAt, x.UpdatedAt = x.CreatedAt.UTC(), x.UpdatedAt.UTC()
+		x.ConfirmedAt, x.UnsubscribedAt = nullTime(conf), nullTime(unsub)
+		byID[subID].Subscriptions = append(byID[subID].Subscriptions, x)
+	}
+	return rows.Err()
+}
+
+// GetSubscriber returns a subscriber with their subscriptions.
+func (db *DB) GetSubscriber(ctx context.Context, id int64) (*herald.Subscriber, error) {
+	var s *herald.Subscriber
+	err := db.read(ctx, func(tx *Tx) (err error) {
+		s, err = getSubscriber(ctx, tx, id)
+		return err
+	})
+	return s, err
+}
+
+// SubscriberFilter narrows FindSubscribers.
+type SubscriberFilter struct {
+	Email  string // exact address, case-insensitive
+	List   string // slug: subscribed (in any status) to this list
+	Status string // with List: that status; alone: any subscription in that status
+	Q      string // substring of address or name
+	Limit  int    // default 50, max 1000
+	Offset int
+}
+
+// FindSubscribers returns one page of subscribers and the total that match.
+func (db *DB) FindSubscribers(ctx context.Context, f SubscriberFilter) ([]*herald.Subscriber, int, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 1000 {
+		f.Limit = 1000
+	}
+	if f.Offset < 0 {
+		f.Offset = 0
+	}
+	switch f.Status {
+	case "", herald.StatusPending, herald.StatusConfirmed, herald.StatusUnsubscribed:
+	default:
+		return nil, 0, herald.FieldError("status", "Status must be pending, confirmed or unsubscribed.")
+	}
+	var where []string
+	var args []any
+	if f.Email != "" {
+		where = append(where, `sub.email_key = ?`)
+		args = append(args, strings.ToLower(strings.TrimSpace(f.Email)))
+	}
+	if f.List != "" || f.Status != "" {
+		cond := `EXISTS (SELECT 1 FROM subscriptions s JOIN lists l ON l.id = s.list_id WHERE s.subscriber_id = sub.id`
+		if f.List != "" {
+			cond += ` AND l.slug = ?`
+			args = append(args, f.List)
+		}
+		if f.Status != "" {
+			cond += ` AND s.status = ?`
+			args = append(args, f.Status)
+		}
+		where = append(where, cond+`)`)
+	}
+	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q)
+		where = append(where, `(sub.email_key LIKE ? ESCAPE '\' OR LOWER(sub.name) LIKE ? ESCAPE '\')`)
+		args = append(args, "%"+esc+"%", "%"+esc+"%")
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	var out []*herald.Subscriber
+	var total int
+	err := db.read(ctx, func(tx *Tx) error {
+		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM subscribers sub`+cond, args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.query(ctx, `SELECT `+subscriberColumns+` FROM subscribers sub`+cond+` ORDER BY sub.id LIMIT ? OFFSET ?`,
+			append(args, f.Limit, f.Offset)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			s, err := scanSubscriber(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, s)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		return loadSubscriptions(ctx, tx, out)
+	})
+	if out == nil {
+		out = []*herald.Subscriber{}
+	}
+	return out, total, err
+}
+
+// NewSubscriber is an operator's (API's) addition of a subscriber.
+type NewSubscriber struct {
+	Email      string
+	Name       string
+	Attributes map[string]any
+	Lists      []string // slugs; private lists allowed
+	// Status "confirmed" records that the operator vouches for the reader's
+	// consent; "pending" (default) asks the reader by mail for double
+	// opt-in lists.
+	Status string
+}
+
+func validAttributes(a map[string]any) (string, error) {
+	if a == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil || len(b) > 16<<10 {
+		return "", herald.FieldError("attributes", "Attributes must be a JSON object of at most 16 KB.")
+	}
+	return string(b), nil
+}
+
+// AddSubscriber creates a subscriber on behalf of an operator, or adds
+// lists to an existing one, and records it in the ledger.
+func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt SignupOptions) (*herald.Subscriber, error) {
+	email, key, err := herald.NormalizeEmail(n.Email)
+	if err != nil {
+		return nil, err
+	}
+	name, err := herald.CleanName(n.Name)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := validAttributes(n.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	switch n.Status {
+	case "":
+		n.Status = herald.StatusPending
+	case herald.StatusPending, herald.StatusConfirmed:
+	default:
+		return nil, herald.FieldError("status", "Status must be pending or confirmed.")
+	}
+	if m.Actor == "" {
+		m.Actor = herald.ActorOperator
+	}
+	var s *herald.Subscriber
+	err = db.write(ctx, func(tx *Tx) error {
+		lists, err := resolveLists(ctx, tx, n.Lists, true)
+		if err != nil {
+			return err
+		}
+		suppressed, err := isSuppressed(ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		if suppressed && n.Status == herald.StatusConfirmed {
+			return &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "This address was erased or suppressed; it can only come back by signing up and confirming."}
+		}
+		var id int64
+		err = tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, email, key, name, attrs, tx.now, tx.now).Scan(&id)
+		if err = tx.db.dialect.translate(err); herald.ErrorCode(err) == herald.ECONFLICT {
+			return &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "A subscriber with this address already exists."}
+		} else if err != nil {
+			return err
+		}
+		slugs := make([]string, len(lists))
+		for i, l := range lists {
+			slugs[i] = l.Slug
+		}
+		kind := herald.ConsentOperatorAdd
+		if n.Status == herald.StatusConfirmed {
+			for _, l := range lists {
+				if err := setSubscription(ctx, tx, id, l.ID, herald.StatusConfirmed); err != nil {
+					return err
+				}
+			}
+			m.Detail = strings.TrimSpace("operator vouched for consent " + m.Detail)
+			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
+				return err
+			}
+		} else if len(lists) > 0 {
+			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
+				return err
+			}
+			if _, err := subscribeLists(ctx, tx, id, lists, suppressed, opt, true); err != nil {
+				return err
+			}
+		}
+		s, err = getSubscriber(ctx, tx, id)
+		return err
+	})
+	return s, err
+}
+
+// SubscriberPatch is a partial update; nil fields stay as they are.
+type SubscriberPatch struct {
+	Email         *string
+	Name          *string
+	Attributes    map[string]any
+	Subscriptions []SubscriptionChange
+}
+
+// SubscriptionChange sets one list's status on an operator's word.
+type SubscriptionChange struct {
+	List   string
+	Status string
+}
+
+// UpdateSubscriber applies an operator's patch.
+func (db *DB) UpdateSubscriber(ctx context.Context, id int64, p SubscriberPatch, m Meta) (*herald.Subscriber, error) {
+	if m.Actor == "" {
+		m.Actor = herald.ActorOperator
+	}
+	var s *herald.Subscriber
+	err := db.write(ctx, func(tx *Tx) error {
+		cur, err := getSubscriberRow(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		email, key := cur.Email, strings.ToLower(cur.Email)
+		if p.Email != nil {
+			if email, key, err = herald.NormalizeEmail(*p.Email); err != nil {
+				return err
+			}
+		}
+		name := cur.Name
+		if p.Name != nil {
+			if name, err = herald.CleanName(*p.Name); err != nil {
+				return err
+			}
+		}
+		attrs, err := validAttributes(cur.Attributes)
+		if err != nil {
+			return err
+		}
+		if p.Attributes != nil {
+			if attrs, err = validAttributes(p.Attributes); err != nil {
+				return err
+			}
+		}
+		_, err = tx.exec(ctx, `UPDATE subscribers SET email = ?, email_key = ?, name = ?, attributes = ?, updated_at = ? WHERE id = ?`,
+			email, key, name, attrs, tx.now, id)
+		if herald.ErrorCode(err) == herald.ECONFLICT {
+			return &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "A subscriber with this address already exists."}
+		} else if err != nil {
+			return err
+		}
+		if p.Email != nil && key != strings.ToLower(cur.Email) {
+			if err := addConsent(ctx, tx, id, herald.ConsentProfileEdit, Meta{Actor: m.Actor, IP: m.IP, UserAgent: m.UserAgent, Detail: "email changed"}, nil, nil); err != nil {
+				return err
+			}
+		}
+		for _, c := range p.Subscriptions {
+			lists, err := resolveLists(ctx, tx, []string{c.List}, true)
+			if err != nil {
+				return err
+			}
+			switch c.Status {
+			case herald.StatusConfirmed, herald.StatusUnsubscribed, herald.StatusPending:
+			default:
+				return herald.FieldError("subscriptions", "Status must be pending, confirmed or unsubscribed.")
+			}
+			if c.Status == herald.StatusConfirmed {
+				if sup, err := isSuppressed(ctx, tx, key); err != nil {
+					return err
+				} else if sup {
+					return &herald.Error{Code: herald.ECONFLICT, Field: "subscriptions", Message: "This address is suppressed; it can only be confirmed by the reader."}
+				}
+			}
+			if err := setSubscription(ctx, tx, id, lists[0].ID, c.Status); err != nil {
+				return err
+			}
+			kind := herald.ConsentPreferences
+			if c.Status == herald.StatusUnsubscribed {
+				kind = herald.ConsentUnsubscribe
+			}
+			mm := m
+			mm.Detail = "operator set status " + c.Status
+			if err := addConsent(ctx, tx, id, kind, mm, []string{lists[0].Slug}, nil); err != nil {
+				return err
+			}
+		}
+		s, err = getSubscriber(ctx, tx, id)
+		return err
+	})
+	return s, err
+}
+
+// setSubscription writes a subscription's status, stamping the time of the
+// status it enters.
+func setSubscription(ctx context.Context, tx *Tx, subID, listID int64, status string) error {
+	var conf, unsub any
+	switch status {
+	case herald.StatusConfirmed:
+		conf = tx.now
+	case herald.StatusUnsubscribed:
+		unsub = tx.now
+	}
+	_, err := tx.exec(ctx, `INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
+			confirmed_at = COALESCE(excluded.confirmed_at, subscriptions.confirmed_at),
+			unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscriptions.unsubscribed_at)`,
+		subID, listID, status, tx.now, tx.now, conf, unsub)
+	return err
+}
+
+// Erase deletes a subscriber's personal data (profile, subscriptions,
+// consent events, stored messages) and keeps only a keyed hash of the
+// address in the suppression list, so it is never mailed again unless the
+// reader signs up and confirms anew.
+func (db *DB) Erase(ctx context.Context, id int64, reason string) error {
+	if reason == "" {
+		reason = "erased"
+	}
+	return db.write(ctx, func(tx *Tx) error {
+		var key string
+		err := tx.queryRow(ctx, `SELECT email_key FROM subscribers WHERE id = ?`, id).Scan(&key)
+		if isNoRows(err) {
+			return notFound("Subscriber")
+		} else if err != nil {
+			return err
+		}
+		if err := suppress(ctx, tx, key, reason); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE to_key = ?`, key); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `DELETE FROM subscribers WHERE id = ?`, id)
+		return err
+	})
+}
+
+func suppress(ctx context.Context, tx *Tx, emailKey, reason string) error {
+	_, err := tx.exec(ctx, `INSERT INTO suppressions (hash, reason, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (hash) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at`,
+		tx.db.SuppressionHash(emailKey), reason, tx.now)
+	return err
+}
+
+func isSuppressed(ctx context.Context, tx *Tx, emailKey string) (bool, error) {
+	var n int
+	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM suppressions WHERE hash = ?`, tx.db.SuppressionHash(emailKey)).Scan(&n)
+	return n > 0, err
+}
+
+// IsSuppressed reports whether an address is on the suppression list.
+func (db *DB) IsSuppressed(ctx context.Context, email string) (bool, error) {
+	var sup bool
+	err := db.read(ctx, func(tx *Tx) (err error) {
+		sup, err = isSuppressed(ctx, tx, strings.ToLower(strings.TrimSpace(email)))
+		return err
+	})
+	return sup, err
+}
+
+// Export is everything Herald holds about one subscriber.
+type Export struct {
+	ExportedAt    time.Time              `json:"exported_at"`
+	Profile       *herald.Subscriber     `json:"profile"`
+	Subscriptions []herald.Subscription  `json:"subscriptions"`
+	Consents      []herald.ConsentEvent  `json:"consent_events"`
+	Messages      []herald.OutboxMessage `json:"messages"`
+}
+
+// Export gathers a subscriber's data for a data-access request.
+func (db *DB) Export(ctx context.Context, id int64) (*Export, error) {
+	var e Export
+	err := db.read(ctx, func(tx *Tx) (err error) {
+		if e.Profile, err = getSubscriber(ctx, tx, id); err != nil {
+			return err
+		}
+		e.ExportedAt = tx.now
+		e.Subscriptions = e.Profile.Subscriptions
+		if e.Consents, err = consents(ctx, tx, id); err != nil {
+			return err
+		}
+		e.Messages, err = outboxFor(ctx, tx, strings.ToLower(e.Profile.Email))
+		return err
+	})
+	return &e, err
+}
