@@ -1,0 +1,216 @@
+// Package queue runs Herald's durable background jobs. Jobs are written by
+// the store in the same transaction as the change that causes them; this
+// package claims them with a lease, runs their handlers, and retries
+// failures with exponential backoff and jitter. A job whose process dies is
+// claimed again when its lease runs out, so nothing is lost to a crash.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlstore"
+)
+
+// Handler runs one job. Returning nil completes it; an error retries it
+// later, unless the error is Permanent or the job is out of attempts.
+type Handler func(ctx context.Context, job herald.Job) error
+
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error { return permanent{err} }
+
+// Worker claims and runs jobs.
+type Worker struct {
+	DB          *sqlstore.DB
+	Log         *slog.Logger
+	Concurrency int           // jobs run at once (default 10)
+	Lease       time.Duration // how long a claim lasts (default 5 min); handlers must finish well within it
+	Poll        time.Duration // how often to look for due jobs when not woken (default 1s)
+	BaseBackoff time.Duration // first retry delay (default 10s), doubled per attempt up to MaxBackoff
+	MaxBackoff  time.Duration // default 1h
+
+	handlers map[string]Handler
+}
+
+// Handle registers the handler of a job kind.
+func (w *Worker) Handle(kind string, h Handler) {
+	if w.handlers == nil {
+		w.handlers = map[string]Handler{}
+	}
+	w.handlers[kind] = h
+}
+
+func (w *Worker) defaults() {
+	if w.Concurrency <= 0 {
+		w.Concurrency = 10
+	}
+	if w.Lease <= 0 {
+		w.Lease = 5 * time.Minute
+	}
+	if w.Poll <= 0 {
+		w.Poll = time.Second
+	}
+	if w.BaseBackoff <= 0 {
+		w.BaseBackoff = 10 * time.Second
+	}
+	if w.MaxBackoff <= 0 {
+		w.MaxBackoff = time.Hour
+	}
+	if w.Log == nil {
+		w.Log = slog.Default()
+	}
+}
+
+// Backoff is the delay before retry number attempt (1-based), with ±20 % jitter.
+func (w *Worker) Backoff(attempt int) time.Duration {
+	d := w.BaseBackoff
+	for i := 1; i < attempt && d < w.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.MaxBackoff)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// Run claims and runs jobs until ctx is cancelled, then waits for the jobs
+// in flight to finish (they keep running on a context that is not
+// cancelled, bounded by the lease) and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	w.defaults()
+	wake := w.DB.JobNotify()
+	slots := make(chan struct{}, w.Concurrency)
+	done := make(chan int64, w.Concurrency*4)
+	var inflight sync.WaitGroup
+	flushed := make(chan struct{})
+	go func() { w.completer(done); close(flushed) }()
+
+	defer func() {
+		inflight.Wait()
+		close(done)
+		<-flushed
+	}()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-timer.C:
+		}
+		for ctx.Err() == nil {
+			free := w.Concurrency - len(slots)
+			if free == 0 {
+				// Wait for a slot, not a poll interval.
+				select {
+				case slots <- struct{}{}:
+					<-slots
+					continue
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			jobs, err := w.DB.ClaimJobs(ctx, free, w.Lease)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.Log.Error("claiming jobs", "err", err)
+				}
+				break
+			}
+			for _, j := range jobs {
+				slots <- struct{}{}
+				inflight.Add(1)
+				go func(j herald.Job) {
+					defer func() { <-slots; inflight.Done() }()
+					w.run(context.WithoutCancel(ctx), j, done)
+				}(j)
+			}
+			if len(jobs) < free {
+				break
+			}
+		}
+		timer.Reset(w.Poll)
+	}
+}
+
+func (w *Worker) run(ctx context.Context, j herald.Job, done chan<- int64) {
+	ctx, cancel := context.WithTimeout(ctx, w.Lease*9/10)
+	defer cancel()
+	h := w.handlers[j.Kind]
+	var err error
+	if h == nil {
+		err = Permanent(fmt.Errorf("no handler for job kind %q", j.Kind))
+	} else {
+		err = safeRun(ctx, h, j)
+	}
+	if err == nil {
+		done <- j.ID
+		return
+	}
+	var p permanent
+	bg := context.WithoutCancel(ctx)
+	if errors.As(err, &p) || j.Attempts >= j.MaxAttempts {
+		w.Log.Error("job failed for good", "job", j.ID, "kind", j.Kind, "attempts", j.Attempts, "err", err)
+		if ferr := w.DB.FailJob(bg, j.ID, err.Error()); ferr != nil {
+			w.Log.Error("recording failed job", "job", j.ID, "err", ferr)
+		}
+		return
+	}
+	delay := w.Backoff(j.Attempts)
+	w.Log.Warn("job will be retried", "job", j.ID, "kind", j.Kind, "attempt", j.Attempts, "in", delay.Round(time.Second), "err", err)
+	if rerr := w.DB.RetryJob(bg, j.ID, w.DB.Now().Add(delay), err.Error()); rerr != nil {
+		w.Log.Error("rescheduling job", "job", j.ID, "err", rerr)
+	}
+}
+
+func safeRun(ctx context.Context, h Handler, j herald.Job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = Permanent(fmt.Errorf("job handler panicked: %v", r))
+		}
+	}()
+	return h(ctx, j)
+}
+
+// completer deletes finished jobs in batches: under load one write per
+// batch instead of one per job keeps the single SQLite writer free for
+// signups.
+func (w *Worker) completer(done <-chan int64) {
+	var batch []int64
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if err := w.DB.CompleteJobs(context.Background(), batch...); err != nil {
+			w.Log.Error("completing jobs", "n", len(batch), "err", err)
+		}
+		batch = batch[:0]
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case id, ok := <-done:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, id)
+			if len(batch) >= 200 {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}

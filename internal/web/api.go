@@ -1,0 +1,471 @@
+package web
+
+import (
+	_ "embed"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlstore"
+	"github.com/heraldhq/herald/internal/token"
+)
+
+//go:embed openapi.json
+var openapiJSON []byte
+
+// route is one API endpoint; the OpenAPI test walks this table.
+type route struct {
+	method, path string // path as in OpenAPI, relative to /api/v1, e.g. /lists/{id}
+	h            func(http.ResponseWriter, *http.Request) error
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/lists", s.apiListLists},
+		{"POST", "/lists", s.apiCreateList},
+		{"GET", "/lists/{id}", s.apiGetList},
+		{"PATCH", "/lists/{id}", s.apiUpdateList},
+		{"DELETE", "/lists/{id}", s.apiDeleteList},
+		{"GET", "/subscribers", s.apiListSubscribers},
+		{"POST", "/subscribers", s.apiCreateSubscriber},
+		{"GET", "/subscribers/{id}", s.apiGetSubscriber},
+		{"PATCH", "/subscribers/{id}", s.apiUpdateSubscriber},
+		{"DELETE", "/subscribers/{id}", s.apiDeleteSubscriber},
+		{"GET", "/subscribers/{id}/consents", s.apiConsents},
+		{"GET", "/subscribers/{id}/export", s.apiExport},
+		{"POST", "/subscribers/{id}/erase", s.apiErase},
+		{"GET", "/disclosures", s.apiListDisclosures},
+		{"POST", "/disclosures", s.apiCreateDisclosure},
+		{"GET", "/disclosures/current", s.apiCurrentDisclosure},
+		{"GET", "/disclosures/{version}", s.apiGetDisclosure},
+		{"GET", "/outbox", s.apiListOutbox},
+		{"GET", "/outbox/{id}", s.apiGetOutbox},
+		{"GET", "/jobs", s.apiListJobs},
+	}
+}
+
+func (s *Server) apiRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapiJSON)
+	})
+	for _, rt := range s.routes() {
+		h := rt.h
+		mux.Handle(rt.method+" /api/v1"+rt.path, s.authAPI(func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				s.error(w, r, err)
+			}
+		}))
+	}
+	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		s.error(w, r, herald.Errorf(herald.ENOTFOUND, "No such API route: %s %s.", r.Method, r.URL.Path))
+	})
+}
+
+// authAPI requires a valid Bearer token.
+func (s *Server) authAPI(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		scheme, tok, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+			s.error(w, r, herald.Errorf(herald.EUNAUTHORIZED, "Send an API token: Authorization: Bearer <token> (create one with `herald token create NAME`)."))
+			return
+		}
+		if _, err := s.DB.AuthenticateAPIToken(r.Context(), strings.TrimSpace(tok)); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
+			s.error(w, r, err)
+			return
+		}
+		next(w, r)
+	})
+}
+
+
+func pathID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, herald.Errorf(herald.ENOTFOUND, "Not found.")
+	}
+	return id, nil
+}
+
+func queryInt(r *http.Request, name string, def int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, &herald.Error{Code: herald.EBADREQUEST, Field: name, Message: name + " must be a non-negative integer."}
+	}
+	return n, nil
+}
+
+func paging(r *http.Request) (limit, offset int, err error) {
+	if limit, err = queryInt(r, "limit", 50); err != nil {
+		return
+	}
+	if limit > 1000 {
+		return 0, 0, &herald.Error{Code: herald.EBADREQUEST, Field: "limit", Message: "limit must be at most 1000."}
+	}
+	offset, err = queryInt(r, "offset", 0)
+	return
+}
+
+type page struct {
+	Data   any `json:"data"`
+	Total  int `json:"total"`
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}
+
+func apiMeta(r *http.Request) sqlstore.Meta {
+	return sqlstore.Meta{Actor: herald.ActorOperator, IP: clientIP(r), UserAgent: r.UserAgent(), Detail: "api"}
+}
+
+// --- lists ---
+
+func (s *Server) apiListLists(w http.ResponseWriter, r *http.Request) error {
+	vis := r.URL.Query().Get("visibility")
+	if vis != "" && vis != herald.Public && vis != herald.Private {
+		return &herald.Error{Code: herald.EBADREQUEST, Field: "visibility", Message: "visibility must be public or private."}
+	}
+	lists, err := s.DB.FindLists(r.Context(), sqlstore.ListFilter{Visibility: vis})
+	if err != nil {
+		return err
+	}
+	if lists == nil {
+		lists = []*herald.List{}
+	}
+	writeJSON(w, http.StatusOK, page{Data: lists, Total: len(lists), Limit: len(lists)})
+	return nil
+}
+
+type listBody struct {
+	Slug        *string `json:"slug"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Visibility  *string `json:"visibility"`
+	OptIn       *string `json:"optin"`
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (s *Server) apiCreateList(w http.ResponseWriter, r *http.Request) error {
+	var b listBody
+	if err := decodeJSON(w, r, 64<<10, &b); err != nil {
+		return err
+	}
+	l := &herald.List{Slug: deref(b.Slug), Name: deref(b.Name), Description: deref(b.Description), Visibility: deref(b.Visibility), OptIn: deref(b.OptIn)}
+	if err := s.DB.CreateList(r.Context(), l); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/lists/"+strconv.FormatInt(l.ID, 10))
+	writeJSON(w, http.StatusCreated, l)
+	return nil
+}
+
+func (s *Server) apiGetList(w http.ResponseWriter, r *http.Request) error {
+	l, err := s.DB.GetList(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, l)
+	return nil
+}
+
+func (s *Server) apiUpdateList(w http.ResponseWriter, r *http.Request) error {
+	var b listBody
+	if err := decodeJSON(w, r, 64<<10, &b); err != nil {
+		return err
+	}
+	l, err := s.DB.UpdateList(r.Context(), r.PathValue("id"), sqlstore.ListPatch{Slug: b.Slug, Name: b.Name, Description: b.Description, Visibility: b.Visibility, OptIn: b.OptIn})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, l)
+	return nil
+}
+
+func (s *Server) apiDeleteList(w http.ResponseWriter, r *http.Request) error {
+	if err := s.DB.DeleteList(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- subscribers ---
+
+// subscriberView adds the reader's links, which operators may pass on.
+type subscriberView struct {
+	*herald.Subscriber
+	ManageURL      string `json:"manage_url"`
+	UnsubscribeURL string `json:"unsubscribe_url"`
+}
+
+func (s *Server) view(sub *herald.Subscriber) subscriberView {
+	return subscriberView{
+		Subscriber:     sub,
+		ManageURL:      s.manageURL(sub.ID),
+		UnsubscribeURL: s.Config.BaseURL + "/unsubscribe/" + s.Tokens.Make(token.Token{Kind: token.Unsubscribe, SubscriberID: sub.ID}),
+	}
+}
+
+func (s *Server) apiListSubscribers(w http.ResponseWriter, r *http.Request) error {
+	limit, offset, err := paging(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	subs, total, err := s.DB.FindSubscribers(r.Context(), sqlstore.SubscriberFilter{
+		Email: q.Get("email"), List: q.Get("list"), Status: q.Get("status"), Q: q.Get("q"), Limit: limit, Offset: offset,
+	})
+	if err != nil {
+		return err
+	}
+	views := make([]subscriberView, len(subs))
+	for i, sub := range subs {
+		views[i] = s.view(sub)
+	}
+	writeJSON(w, http.StatusOK, page{Data: views, Total: total, Limit: limit, Offset: offset})
+	return nil
+}
+
+func (s *Server) apiCreateSubscriber(w http.ResponseWriter, r *http.Request) error {
+	var b struct {
+		Email      string          `json:"email"`
+		Name       string          `json:"name"`
+		Attributes map[string]any  `json:"attributes"`
+		Lists      json.RawMessage `json:"lists"`
+		Status     string          `json:"status"`
+	}
+	if err := decodeJSON(w, r, 64<<10, &b); err != nil {
+		return err
+	}
+	lists, err := slugList(b.Lists)
+	if err != nil {
+		return err
+	}
+	sub, err := s.DB.AddSubscriber(r.Context(), sqlstore.NewSubscriber{Email: b.Email, Name: b.Name, Attributes: b.Attributes, Lists: lists, Status: b.Status}, apiMeta(r), s.signupOptions())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/subscribers/"+strconv.FormatInt(sub.ID, 10))
+	writeJSON(w, http.StatusCreated, s.view(sub))
+	return nil
+}
+
+// slugList accepts "a", "a,b" or ["a","b"].
+func slugList(raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var one string
+	var many []string
+	if json.Unmarshal(raw, &one) == nil {
+		return splitSlugs([]string{one}), nil
+	}
+	if json.Unmarshal(raw, &many) == nil {
+		return splitSlugs(many), nil
+	}
+	return nil, &herald.Error{Code: herald.EBADREQUEST, Field: "lists", Message: "lists must be a slug or an array of slugs."}
+}
+
+func (s *Server) apiGetSubscriber(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	sub, err := s.DB.GetSubscriber(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.view(sub))
+	return nil
+}
+
+func (s *Server) apiUpdateSubscriber(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Email         *string        `json:"email"`
+		Name          *string        `json:"name"`
+		Attributes    map[string]any `json:"attributes"`
+		Subscriptions []struct {
+			List   string `json:"list"`
+			Status string `json:"status"`
+		} `json:"subscriptions"`
+	}
+	if err := decodeJSON(w, r, 64<<10, &b); err != nil {
+		return err
+	}
+	p := sqlstore.SubscriberPatch{Email: b.Email, Name: b.Name, Attributes: b.Attributes}
+	for _, c := range b.Subscriptions {
+		p.Subscriptions = append(p.Subscriptions, sqlstore.SubscriptionChange{List: c.List, Status: c.Status})
+	}
+	sub, err := s.DB.UpdateSubscriber(r.Context(), id, p, apiMeta(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.view(sub))
+	return nil
+}
+
+// apiDeleteSubscriber erases: the ledger may only lose a person's events
+// through erasure, so deleting is erasing.
+func (s *Server) apiDeleteSubscriber(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.DB.Erase(r.Context(), id, "deleted by operator"); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiErase(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.DB.Erase(r.Context(), id, "erased by operator"); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"erased": true})
+	return nil
+}
+
+func (s *Server) apiConsents(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ev, err := s.DB.Consents(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page{Data: ev, Total: len(ev), Limit: len(ev)})
+	return nil
+}
+
+func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	exp, err := s.DB.Export(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, exp)
+	return nil
+}
+
+// --- disclosures ---
+
+func (s *Server) apiListDisclosures(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.DB.Disclosures(r.Context())
+	if err != nil {
+		return err
+	}
+	if ds == nil {
+		ds = []*herald.Disclosure{}
+	}
+	writeJSON(w, http.StatusOK, page{Data: ds, Total: len(ds), Limit: len(ds)})
+	return nil
+}
+
+func (s *Server) apiCreateDisclosure(w http.ResponseWriter, r *http.Request) error {
+	var b struct {
+		Text string `json:"text"`
+	}
+	if err := decodeJSON(w, r, 64<<10, &b); err != nil {
+		return err
+	}
+	d, err := s.DB.CreateDisclosure(r.Context(), b.Text)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, d)
+	return nil
+}
+
+func (s *Server) apiCurrentDisclosure(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.DB.CurrentDisclosure(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) apiGetDisclosure(w http.ResponseWriter, r *http.Request) error {
+	v, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil || v <= 0 {
+		return herald.Errorf(herald.ENOTFOUND, "Disclosure not found.")
+	}
+	d, err := s.DB.GetDisclosure(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// --- outbox and jobs ---
+
+func (s *Server) apiListOutbox(w http.ResponseWriter, r *http.Request) error {
+	limit, offset, err := paging(r)
+	if err != nil {
+		return err
+	}
+	msgs, total, err := s.DB.Outbox(r.Context(), sqlstore.OutboxFilter{To: r.URL.Query().Get("to"), Limit: limit, Offset: offset})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page{Data: msgs, Total: total, Limit: limit, Offset: offset})
+	return nil
+}
+
+func (s *Server) apiGetOutbox(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	m, err := s.DB.GetOutbox(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (s *Server) apiListJobs(w http.ResponseWriter, r *http.Request) error {
+	limit, offset, err := paging(r)
+	if err != nil {
+		return err
+	}
+	st := r.URL.Query().Get("status")
+	if st != "" && st != herald.JobPending && st != herald.JobRunning && st != herald.JobFailed {
+		return &herald.Error{Code: herald.EBADREQUEST, Field: "status", Message: "status must be pending, running or failed."}
+	}
+	jobs, total, err := s.DB.Jobs(r.Context(), sqlstore.JobFilter{Status: st, Limit: limit, Offset: offset})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page{Data: jobs, Total: total, Limit: limit, Offset: offset})
+	return nil
+}

@@ -1,0 +1,594 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlstore"
+	"github.com/heraldhq/herald/internal/token"
+)
+
+const msgNoList = "Please select at least one mailing list."
+
+func (s *Server) publicRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/subscribe", http.StatusFound)
+	})
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /subscribe", s.subscribePage)
+	mux.HandleFunc("POST /subscribe", s.subscribe)
+	mux.HandleFunc("OPTIONS /subscribe", s.preflight)
+	mux.HandleFunc("GET /subscribe/form.json", s.formJSON)
+	mux.HandleFunc("OPTIONS /subscribe/form.json", s.preflight)
+	mux.HandleFunc("GET /embed", s.embedPage)
+	mux.HandleFunc("GET /embed.js", s.embedJS)
+	mux.HandleFunc("GET /confirm/{token}", s.confirmPage)
+	mux.HandleFunc("POST /confirm/{token}", s.confirm)
+	mux.HandleFunc("GET /manage/{token}", s.managePage)
+	mux.HandleFunc("POST /manage/{token}", s.manage)
+	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
+	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
+	mux.HandleFunc("GET "+s.pages.cssPath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		_, _ = w.Write(s.pages.css)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.DB.Ping(r.Context()); err != nil {
+		s.Log.Error("health check", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) signupOptions() sqlstore.SignupOptions {
+	return sqlstore.SignupOptions{ConfirmWindow: s.Config.ConfirmWindow, ConfirmTTL: s.Config.ConfirmTTL}
+}
+
+// listChoice is one checkbox on a reader page.
+type listChoice struct {
+	Slug, Name, Description string
+	Checked, Pending        bool
+}
+
+func splitSlugs(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// cleanSource keeps an http(s) URL of at most 2 KB, else nothing.
+func cleanSource(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 2048 || !utf8.ValidString(s) {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.String()
+}
+
+// subscribeForm is what a signup submits, from a form or JSON.
+type subscribeForm struct {
+	Email             string
+	Name              string
+	Lists             []string
+	Source            string
+	Honeypot          string
+	DisclosureVersion int
+}
+
+func (s *Server) subscribePage(w http.ResponseWriter, r *http.Request) {
+	source := cleanSource(r.URL.Query().Get("source"))
+	if source == "" {
+		source = cleanSource(r.Referer())
+	}
+	s.renderSubscribe(w, r, http.StatusOK, subscribeForm{Lists: splitSlugs(r.URL.Query()["lists"]), Source: source}, nil, "")
+}
+
+func (s *Server) renderSubscribe(w http.ResponseWriter, r *http.Request, code int, f subscribeForm, formErr error, done string) {
+	lists, err := s.DB.FindLists(r.Context(), sqlstore.ListFilter{Visibility: herald.Public})
+	if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	d, err := s.DB.CurrentDisclosure(r.Context())
+	if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	checked := map[string]bool{}
+	for _, l := range f.Lists {
+		checked[l] = true
+	}
+	choices := make([]listChoice, 0, len(lists))
+	for _, l := range lists {
+		choices = append(choices, listChoice{Slug: l.Slug, Name: l.Name, Description: l.Description, Checked: checked[l.Slug]})
+	}
+	data := map[string]any{
+		"Action": "/subscribe", "Email": f.Email, "Name": f.Name, "Source": f.Source, "Lists": choices,
+		"Disclosure": d, "Done": done != "", "Message": done, "Field": "", "Error": "", "FieldMessage": "",
+	}
+	if formErr != nil {
+		if field := herald.ErrorField(formErr); field == "email" || field == "lists" {
+			data["Field"], data["FieldMessage"] = field, herald.ErrorMessage(formErr)
+		} else {
+			data["Error"] = herald.ErrorMessage(formErr)
+		}
+	}
+	s.render(w, code, "subscribe", data)
+}
+
+// wantsJSON: the embedded form and site back ends speak JSON.
+func wantsJSON(r *http.Request) bool {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return ct == "application/json" || strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+func (s *Server) readSubscribe(w http.ResponseWriter, r *http.Request) (subscribeForm, error) {
+	var f subscribeForm
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json":
+		var body struct {
+			Email             string          `json:"email"`
+			Name              string          `json:"name"`
+			Lists             json.RawMessage `json:"lists"`
+			Source            string          `json:"source"`
+			Website           string          `json:"website"`
+			DisclosureVersion int             `json:"disclosure_version"`
+		}
+		if err := decodeJSON(w, r, 16<<10, &body); err != nil {
+			return f, err
+		}
+		f = subscribeForm{Email: body.Email, Name: body.Name, Source: body.Source, Honeypot: body.Website, DisclosureVersion: body.DisclosureVersion}
+		if len(body.Lists) > 0 && string(body.Lists) != "null" {
+			var one string
+			var many []string
+			if json.Unmarshal(body.Lists, &one) == nil {
+				f.Lists = splitSlugs([]string{one})
+			} else if json.Unmarshal(body.Lists, &many) == nil {
+				f.Lists = splitSlugs(many)
+			} else {
+				return f, &herald.Error{Code: herald.EBADREQUEST, Field: "lists", Message: "lists must be a slug or an array of slugs."}
+			}
+		}
+	case "application/x-www-form-urlencoded", "multipart/form-data", "":
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		var err error
+		if ct == "multipart/form-data" {
+			err = r.ParseMultipartForm(16 << 10)
+		} else {
+			err = r.ParseForm()
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return f, herald.Errorf(herald.ETOOLARGE, "The form is too large.")
+			}
+			return f, herald.Errorf(herald.EBADREQUEST, "The form could not be read.")
+		}
+		f = subscribeForm{
+			Email: r.PostForm.Get("email"), Name: r.PostForm.Get("name"), Lists: splitSlugs(r.PostForm["lists"]),
+			Source: r.PostForm.Get("source"), Honeypot: r.PostForm.Get("website"),
+		}
+		f.DisclosureVersion, _ = strconv.Atoi(r.PostForm.Get("disclosure_version"))
+	default:
+		return f, herald.Errorf(herald.EUNSUPPORTED, "Send the signup as a form or as application/json.")
+	}
+	if f.Source = cleanSource(f.Source); f.Source == "" {
+		f.Source = cleanSource(r.Referer())
+	}
+	return f, nil
+}
+
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
+	s.cors(w, r)
+	asJSON := wantsJSON(r)
+	fail := func(f subscribeForm, err error) {
+		s.logIfInternal(r, err)
+		if asJSON {
+			s.error(w, r, err)
+			return
+		}
+		code := status(herald.ErrorCode(err))
+		if code == http.StatusInternalServerError {
+			s.message(w, code, "Something went wrong", "We could not record your signup. Please try again in a moment.")
+			return
+		}
+		s.renderSubscribe(w, r, code, f, err, "")
+	}
+	f, err := s.readSubscribe(w, r)
+	if err != nil {
+		fail(f, err)
+		return
+	}
+	if ok, wait := s.signupLimiter.allow(clientIP(r), time.Now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		fail(f, herald.Errorf(herald.ERATELIMIT, "Too many signups from your network. Please try again in a minute."))
+		return
+	}
+	lists, err := s.DB.FindLists(r.Context(), sqlstore.ListFilter{Visibility: herald.Public})
+	if err != nil {
+		fail(f, err)
+		return
+	}
+	done := successMessage(lists, f.Lists)
+	if f.Honeypot != "" {
+		// Bots get the success answer and nothing else.
+		s.subscribed(w, r, asJSON, f, done)
+		return
+	}
+	if len(f.Lists) == 0 {
+		// Checked before the address, so the reader sees the list error
+		// even when the address is also missing.
+		fail(f, herald.FieldError("lists", msgNoList))
+		return
+	}
+	_, err = s.DB.Signup(r.Context(), herald.SignupRequest{
+		Email: f.Email, Name: f.Name, Lists: f.Lists, SourceURL: f.Source,
+		IP: clientIP(r), UserAgent: r.UserAgent(), DisclosureVersion: f.DisclosureVersion,
+	}, s.signupOptions())
+	if err != nil {
+		fail(f, err)
+		return
+	}
+	s.subscribed(w, r, asJSON, f, done)
+}
+
+// successMessage is the same whatever state the address is in; it depends
+// only on the public opt-in modes of the chosen lists.
+func successMessage(lists []*herald.List, chosen []string) string {
+	for _, l := range lists {
+		for _, c := range chosen {
+			if l.Slug == c && l.OptIn == herald.Double {
+				return "Thank you! Please check your inbox and click the link in the email we sent to confirm your subscription."
+			}
+		}
+	}
+	return "Thank you for subscribing! If your address needs confirming, we have sent you an email: please check your inbox."
+}
+
+func (s *Server) subscribed(w http.ResponseWriter, r *http.Request, asJSON bool, f subscribeForm, msg string) {
+	if asJSON {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "message": msg})
+		return
+	}
+	s.renderSubscribe(w, r, http.StatusOK, f, nil, msg)
+}
+
+// cors lets the embedded form post from the publisher's article pages.
+// No credentials are ever allowed, so a cross-origin post can do nothing
+// that a direct one could not.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	for _, o := range s.Config.CORSOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			h := w.Header()
+			if o == "*" {
+				h.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Add("Vary", "Origin")
+			}
+			h.Set("Access-Control-Allow-Methods", "GET, POST")
+			h.Set("Access-Control-Allow-Headers", "Content-Type, Accept")
+			h.Set("Access-Control-Max-Age", "86400")
+			return
+		}
+	}
+}
+
+func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
+	s.cors(w, r)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) formJSON(w http.ResponseWriter, r *http.Request) {
+	s.cors(w, r)
+	lists, err := s.DB.FindLists(r.Context(), sqlstore.ListFilter{Visibility: herald.Public})
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	d, err := s.DB.CurrentDisclosure(r.Context())
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	type list struct {
+		Slug        string `json:"slug"`
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		OptIn       string `json:"optin"`
+	}
+	out := make([]list, 0, len(lists))
+	for _, l := range lists {
+		out = append(out, list{l.Slug, l.Name, l.Description, l.OptIn})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"publisher":  s.Config.PublisherName,
+		"action":     s.Config.BaseURL + "/subscribe",
+		"lists":      out,
+		"disclosure": map[string]any{"version": d.Version, "text": d.Text},
+	})
+}
+
+func (s *Server) embedSnippet() string {
+	b := s.Config.BaseURL
+	return fmt.Sprintf(`<div class="herald-signup" data-herald-lists="">
+  <a href="%s/subscribe">Sign up to our free newsletters</a>
+</div>
+<script src="%s/embed.js" async></script>`, b, b)
+}
+
+func (s *Server) embedPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "embed", map[string]any{"Snippet": s.embedSnippet()})
+}
+
+func (s *Server) embedJS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(s.pages.js)
+}
+
+// parseToken checks a reader token and renders the page for a bad one.
+func (s *Server) parseToken(w http.ResponseWriter, r *http.Request, kind byte) (token.Token, bool) {
+	t, err := s.Tokens.Parse(kind, r.PathValue("token"), time.Now())
+	switch {
+	case errors.Is(err, token.ErrExpired):
+		s.message(w, http.StatusGone, "This link has expired", "Please sign up again to receive a fresh confirmation email.")
+		return t, false
+	case err != nil:
+		s.message(w, http.StatusNotFound, "This link is not valid", "Please check that you copied the whole link from the email.")
+		return t, false
+	}
+	return t, true
+}
+
+func (s *Server) manageURL(subID int64) string {
+	return s.Config.BaseURL + "/manage/" + s.Tokens.Make(token.Token{Kind: token.Manage, SubscriberID: subID})
+}
+
+func (s *Server) meta(r *http.Request, detail string) sqlstore.Meta {
+	return sqlstore.Meta{Actor: herald.ActorReader, IP: clientIP(r), UserAgent: r.UserAgent(), Detail: detail}
+}
+
+func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.parseToken(w, r, token.Confirm)
+	if !ok {
+		return
+	}
+	pc, err := s.DB.GetConfirmation(r.Context(), t.SubscriberID, t.Nonce)
+	if herald.ErrorCode(err) == herald.EGONE {
+		s.message(w, http.StatusGone, "This link has already been used", "Your subscription is already confirmed, or the link was replaced by a newer one.")
+		return
+	} else if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	names := make([]string, len(pc.Lists))
+	for i, l := range pc.Lists {
+		names[i] = l.ListName
+	}
+	s.render(w, http.StatusOK, "confirm", map[string]any{"Email": pc.Subscriber.Email, "Lists": names, "Action": r.URL.Path, "Done": false})
+}
+
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.parseToken(w, r, token.Confirm)
+	if !ok {
+		return
+	}
+	pc, err := s.DB.GetConfirmation(r.Context(), t.SubscriberID, t.Nonce)
+	if err == nil {
+		_, err = s.DB.Confirm(r.Context(), t.SubscriberID, t.Nonce, s.meta(r, ""))
+	}
+	if herald.ErrorCode(err) == herald.EGONE {
+		s.message(w, http.StatusGone, "This link has already been used", "Your subscription is already confirmed, or the link was replaced by a newer one.")
+		return
+	} else if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	names := make([]string, len(pc.Lists))
+	for i, l := range pc.Lists {
+		names[i] = l.ListName
+	}
+	s.render(w, http.StatusOK, "confirm", map[string]any{"Done": true, "Lists": names, "ManageURL": s.manageURL(t.SubscriberID)})
+}
+
+func (s *Server) managePage(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.parseToken(w, r, token.Manage)
+	if !ok {
+		return
+	}
+	s.renderManage(w, r, t.SubscriberID, http.StatusOK, "", nil)
+}
+
+func (s *Server) renderManage(w http.ResponseWriter, r *http.Request, subID int64, code int, msg string, formErr error) {
+	sub, err := s.DB.GetSubscriber(r.Context(), subID)
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		s.message(w, http.StatusNotFound, "Nothing to manage", "We hold no subscriptions for this link: the data may have been erased.")
+		return
+	} else if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	public, err := s.DB.FindLists(r.Context(), sqlstore.ListFilter{Visibility: herald.Public})
+	if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	var choices []listChoice
+	shown := map[string]bool{}
+	for _, x := range sub.Subscriptions {
+		if x.Status == herald.StatusUnsubscribed {
+			continue
+		}
+		shown[x.List] = true
+		choices = append(choices, listChoice{Slug: x.List, Name: x.ListName, Checked: true, Pending: x.Status == herald.StatusPending})
+	}
+	for _, l := range public {
+		if !shown[l.Slug] {
+			choices = append(choices, listChoice{Slug: l.Slug, Name: l.Name, Description: l.Description})
+		}
+	}
+	data := map[string]any{"Email": sub.Email, "Lists": choices, "Action": r.URL.Path, "Message": msg, "Error": ""}
+	if formErr != nil {
+		data["Error"] = herald.ErrorMessage(formErr)
+	}
+	s.render(w, code, "manage", data)
+}
+
+func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.parseToken(w, r, token.Manage)
+	if !ok {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		s.message(w, http.StatusBadRequest, "The form could not be read", "Please go back and try again.")
+		return
+	}
+	ctx := r.Context()
+	var err error
+	msg := ""
+	switch r.PostForm.Get("action") {
+	case "save":
+		var res *sqlstore.SignupResult
+		res, err = s.DB.ChangePreferences(ctx, t.SubscriberID, splitSlugs(r.PostForm["lists"]), s.meta(r, "manage page"), s.signupOptions())
+		msg = "Your choices are saved."
+		if err == nil && res != nil && res.MailQueued {
+			msg = "Your choices are saved. We sent you an email to confirm the newsletters you joined."
+		}
+	case "unsubscribe_all":
+		_, err = s.DB.Unsubscribe(ctx, t.SubscriberID, nil, s.meta(r, "manage page: unsubscribe from all"))
+		msg = "You are unsubscribed from all newsletters."
+	case "export":
+		var exp *sqlstore.Export
+		if exp, err = s.DB.Export(ctx, t.SubscriberID); err == nil {
+			w.Header().Set("Content-Disposition", `attachment; filename="my-newsletter-data.json"`)
+			writeJSON(w, http.StatusOK, exp)
+			return
+		}
+	case "erase":
+		if r.PostForm.Get("confirm_erase") != "yes" {
+			s.renderManage(w, r, t.SubscriberID, http.StatusUnprocessableEntity, "", herald.FieldError("confirm_erase", "Tick the box to confirm that you want your data erased."))
+			return
+		}
+		if err = s.DB.Erase(ctx, t.SubscriberID, "erased by reader"); err == nil {
+			s.message(w, http.StatusOK, "Your data is erased", "We deleted your subscriptions and history. We keep only a one-way fingerprint of your address so that we never email it again unless you sign up anew.")
+			return
+		}
+	default:
+		s.renderManage(w, r, t.SubscriberID, http.StatusBadRequest, "", herald.Errorf(herald.EBADREQUEST, "Unknown action."))
+		return
+	}
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		s.message(w, http.StatusNotFound, "Nothing to manage", "We hold no subscriptions for this link: the data may have been erased.")
+		return
+	}
+	if err != nil {
+		code := status(herald.ErrorCode(err))
+		if code == http.StatusInternalServerError {
+			s.logIfInternal(r, err)
+			s.message(w, code, "Something went wrong", "Please try again in a moment.")
+			return
+		}
+		s.renderManage(w, r, t.SubscriberID, code, "", err)
+		return
+	}
+	s.renderManage(w, r, t.SubscriberID, http.StatusOK, msg, nil)
+}
+
+func (s *Server) listNames(r *http.Request, ids []int64) []string {
+	var names []string
+	for _, id := range ids {
+		if l, err := s.DB.GetList(r.Context(), strconv.FormatInt(id, 10)); err == nil {
+			names = append(names, l.Name)
+		}
+	}
+	return names
+}
+
+func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.parseToken(w, r, token.Unsubscribe)
+	if !ok {
+		return
+	}
+	sub, err := s.DB.GetSubscriber(r.Context(), t.SubscriberID)
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		s.render(w, http.StatusOK, "unsubscribe", map[string]any{"Done": true, "Lists": s.listNames(r, t.Lists)})
+		return
+	} else if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	s.render(w, http.StatusOK, "unsubscribe", map[string]any{"Done": false, "Email": sub.Email, "Lists": s.listNames(r, t.Lists), "Action": r.URL.Path})
+}
+
+// unsubscribe is RFC 8058 one-click: any POST to a valid link (the mail
+// client sends List-Unsubscribe=One-Click, form-encoded or multipart)
+// unsubscribes at once, with no cookie or CSRF token, answers 200 without
+// redirect, and is idempotent.
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.parseToken(w, r, token.Unsubscribe)
+	if !ok {
+		return
+	}
+	detail := "unsubscribe page"
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "multipart/form-data" {
+		_ = r.ParseMultipartForm(16 << 10)
+	} else {
+		_ = r.ParseForm()
+	}
+	if r.PostForm.Get("List-Unsubscribe") == "One-Click" && r.Header.Get("Sec-Fetch-Mode") != "navigate" {
+		detail = "one-click (RFC 8058)"
+	}
+	if t.CampaignID != 0 {
+		detail += fmt.Sprintf(", campaign %d", t.CampaignID)
+	}
+	_, err := s.DB.Unsubscribe(r.Context(), t.SubscriberID, t.Lists, s.meta(r, detail))
+	if err != nil && herald.ErrorCode(err) != herald.ENOTFOUND {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	data := map[string]any{"Done": true, "Lists": s.listNames(r, t.Lists)}
+	if err == nil {
+		data["ManageURL"] = s.manageURL(t.SubscriberID)
+	}
+	s.render(w, http.StatusOK, "unsubscribe", data)
+}
