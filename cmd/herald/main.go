@@ -13,17 +13,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/config"
-	"github.com/heraldhq/herald/internal/mail"
-	"github.com/heraldhq/herald/internal/queue"
-	"github.com/heraldhq/herald/internal/sqlstore"
-	"github.com/heraldhq/herald/internal/sysmail"
-	"github.com/heraldhq/herald/internal/token"
-	"github.com/heraldhq/herald/internal/web"
 )
 
 func main() {
@@ -76,7 +70,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		db, err := openDB(ctx, cfg)
+		db, _, err := app.OpenDB(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -95,7 +89,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		db, err := openDB(ctx, cfg)
+		db, _, err := app.OpenDB(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -121,84 +115,16 @@ func loadConfig(name string, args, environ []string, stderr io.Writer) (*config.
 	return cfg, rest, err
 }
 
-// openDB opens and migrates the database and installs the signing secret.
-func openDB(ctx context.Context, cfg *config.Config) (*sqlstore.DB, error) {
-	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrating the database: %w", err)
-	}
-	secret := []byte(cfg.Secret)
-	if len(secret) == 0 {
-		if secret, err = db.Secret(ctx); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("reading the signing secret: %w", err)
-		}
-	}
-	db.SetSecret(secret)
-	return db, nil
-}
-
-// DefaultDisclosure is the first disclosure of a new installation.
-func DefaultDisclosure(publisher string) string {
-	return publisher + " uses your email address (and your name, if you give it) only to send you the newsletters you choose. " +
-		"Your details are kept on " + publisher + "'s own Herald server and are not passed to anyone else. " +
-		"We record when and where you signed up as proof of your consent. You can unsubscribe at any time with the link in every email."
-}
-
 func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	db, err := openDB(ctx, cfg)
+	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := db.EnsureDisclosure(ctx, DefaultDisclosure(cfg.PublisherName)); err != nil {
-		return err
-	}
-	secret := []byte(cfg.Secret)
-	if len(secret) == 0 {
-		secret, _ = db.Secret(ctx)
-	}
-	tokens := token.NewSigner(secret)
-
-	var transport mail.Transport
-	if cfg.SMTPURL == "" {
-		transport = mail.NewOutbox(db)
-		log.Info("no SMTP server configured: outgoing mail is kept in the outbox (GET /api/v1/outbox)")
-	} else {
-		sc, err := mail.ParseSMTPURL(cfg.SMTPURL)
-		if err != nil {
-			return fmt.Errorf("invalid HERALD_SMTP_URL: %w", err)
-		}
-		sc.PoolSize = cfg.SendConcurrency
-		transport = mail.NewSMTP(sc)
-	}
-	defer transport.Close()
-
-	worker := &queue.Worker{DB: db, Log: log, Concurrency: cfg.JobWorkers}
-	(&sysmail.Sender{DB: db, Tokens: tokens, Transport: transport, From: cfg.From, Publisher: cfg.PublisherName, BaseURL: cfg.BaseURL}).Register(worker)
-
+	defer a.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	log.Info("herald is serving", "version", herald.Version, "listen", ln.Addr().String(), "base_url", cfg.BaseURL, "database", db.Dialect())
-
-	srv := web.New(db, cfg, tokens, log)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := worker.Run(ctx); err != nil {
-			log.Error("worker stopped", "err", err)
-		}
-	}()
-	err = srv.ListenAndServe(ctx, ln)
-	log.Info("shutting down: waiting for jobs in flight")
-	wg.Wait()
-	return err
+	return a.Run(ctx, ln)
 }

@@ -1,0 +1,117 @@
+// Package app wires Herald together — store, signing keys, mail transport,
+// job worker, web server — from a Config. `herald serve` and the
+// end-to-end tests build the very same App.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/mail"
+	"github.com/heraldhq/herald/internal/queue"
+	"github.com/heraldhq/herald/internal/sqlstore"
+	"github.com/heraldhq/herald/internal/sysmail"
+	"github.com/heraldhq/herald/internal/token"
+	"github.com/heraldhq/herald/internal/web"
+)
+
+// App is a configured Herald.
+type App struct {
+	Config    *config.Config
+	Log       *slog.Logger
+	DB        *sqlstore.DB
+	Tokens    *token.Signer
+	Transport mail.Transport
+	Worker    *queue.Worker
+	Web       *web.Server
+}
+
+// OpenDB opens and migrates the database and installs the signing secret
+// (from the configuration, else the one kept in the database).
+func OpenDB(ctx context.Context, cfg *config.Config) (*sqlstore.DB, []byte, error) {
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("migrating the database: %w", err)
+	}
+	secret := []byte(cfg.Secret)
+	if len(secret) == 0 {
+		if secret, err = db.Secret(ctx); err != nil {
+			db.Close()
+			return nil, nil, fmt.Errorf("reading the signing secret: %w", err)
+		}
+	}
+	db.SetSecret(secret)
+	return db, secret, nil
+}
+
+// DefaultDisclosure is the first disclosure of a new installation.
+func DefaultDisclosure(publisher string) string {
+	return publisher + " uses your email address (and your name, if you give it) only to send you the newsletters you choose. " +
+		"Your details are kept on " + publisher + "'s own Herald server and are not passed to anyone else. " +
+		"We record when and where you signed up as proof of your consent. You can unsubscribe at any time with the link in every email."
+}
+
+// New builds an App. Close releases what it holds.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	db, secret, err := OpenDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, DB: db, Tokens: token.NewSigner(secret)}
+	if err := db.EnsureDisclosure(ctx, DefaultDisclosure(cfg.PublisherName)); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if cfg.SMTPURL == "" {
+		a.Transport = mail.NewOutbox(db)
+	} else {
+		sc, err := mail.ParseSMTPURL(cfg.SMTPURL)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("invalid HERALD_SMTP_URL: %w", err)
+		}
+		sc.PoolSize = cfg.SendConcurrency
+		a.Transport = mail.NewSMTP(sc)
+	}
+	a.Worker = &queue.Worker{DB: db, Log: log, Concurrency: cfg.JobWorkers}
+	(&sysmail.Sender{DB: db, Tokens: a.Tokens, Transport: a.Transport, From: cfg.From, Publisher: cfg.PublisherName, BaseURL: cfg.BaseURL}).Register(a.Worker)
+	a.Web = web.New(db, cfg, a.Tokens, log)
+	return a, nil
+}
+
+// Run serves HTTP on ln and runs the background workers until ctx is
+// cancelled, then shuts down gracefully: in-flight requests and jobs finish.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	if a.Config.SMTPURL == "" {
+		a.Log.Info("no SMTP server configured: outgoing mail is kept in the outbox (GET /api/v1/outbox)")
+	}
+	a.Log.Info("herald is serving", "version", herald.Version, "listen", ln.Addr().String(), "base_url", a.Config.BaseURL, "database", a.DB.Dialect())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Worker.Run(ctx); err != nil {
+			a.Log.Error("worker stopped", "err", err)
+		}
+	}()
+	err := a.Web.ListenAndServe(ctx, ln)
+	a.Log.Info("shutting down: waiting for jobs in flight")
+	wg.Wait()
+	a.Log.Info("stopped")
+	return err
+}
+
+// Close releases the transport and the database.
+func (a *App) Close() error {
+	a.Transport.Close()
+	return a.DB.Close()
+}
