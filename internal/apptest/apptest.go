@@ -83,7 +83,10 @@ func Start(tb testing.TB, o Options) *Instance {
 
 type testWriter struct{ tb testing.TB }
 
-func (w testWriter) Write(p []byte) (int, error) { w.tb.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // Stop shuts the instance down gracefully (idempotent).
 func (in *Instance) Stop() {
