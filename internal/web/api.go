@@ -83,7 +83,6 @@ func (s *Server) authAPI(next http.HandlerFunc) http.Handler {
 	})
 }
 
-
 func pathID(r *http.Request, name string) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	if err != nil || id <= 0 {
