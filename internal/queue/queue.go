@@ -101,12 +101,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var reaped time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
 		case <-timer.C:
+		}
+		if time.Since(reaped) > w.Lease/10 {
+			reaped = time.Now()
+			if n, err := w.DB.ReapExpiredLeases(ctx); err != nil && ctx.Err() == nil {
+				w.Log.Error("reaping expired job leases", "err", err)
+			} else if n > 0 {
+				w.Log.Warn("jobs whose process died will run again", "n", n)
+			}
 		}
 		for ctx.Err() == nil {
 			free := w.Concurrency - len(slots)

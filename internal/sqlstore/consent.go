@@ -131,6 +131,7 @@ func createDisclosure(ctx context.Context, tx *Tx, text string) (*herald.Disclos
 	if _, err := tx.exec(ctx, `UPDATE disclosures SET current = FALSE WHERE current`); err != nil {
 		return nil, err
 	}
+	tx.afterCommit(tx.db.invalidateDisclosure)
 	d := &herald.Disclosure{Version: next, Text: text, Hash: DisclosureHash(text), Current: true, CreatedAt: tx.now}
 	err := tx.queryRow(ctx, `INSERT INTO disclosures (version, text, hash, current, created_at) VALUES (?, ?, ?, TRUE, ?) RETURNING id`,
 		d.Version, d.Text, d.Hash, tx.now).Scan(&d.ID)

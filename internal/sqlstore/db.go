@@ -42,6 +42,11 @@ type DB struct {
 
 	notifyMu sync.Mutex
 	notify   []chan struct{} // woken when a job is enqueued
+
+	group  grouper  // group commit of hot writes (batch.go)
+	stmts  sync.Map // query → *sql.Stmt on the writer (SQLite)
+	rstmts sync.Map // query → *sql.Stmt on the readers (SQLite)
+	cache  cache    // lists and disclosures (cache.go)
 }
 
 type dialect interface {
@@ -71,6 +76,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("database: %w", err)
 	}
+	db.startGrouper()
 	return db, nil
 }
 
@@ -90,6 +96,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
+	db.stopGrouper()
+	for _, m := range []*sync.Map{&db.stmts, &db.rstmts} {
+		m.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		if e := db.r.Close(); err == nil {
@@ -114,9 +124,11 @@ func (db *DB) SuppressionHash(emailKey string) string {
 // Tx is a transaction with its dialect and its fixed "now".
 type Tx struct {
 	*sql.Tx
-	db    *DB
-	now   time.Time
-	after []func()
+	db     *DB
+	now    time.Time
+	write  bool
+	after  []func()
+	wanted []string // queries to prepare once the transaction ends
 }
 
 // afterCommit runs fn once the transaction has committed.
@@ -131,17 +143,42 @@ func (db *DB) q(query string) string {
 	return out
 }
 
+// prepared returns the cached prepared statement for query bound to this
+// transaction, when that pays (SQLite's single writer), else nil.
+func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
+	if tx.db.dialect.name() != "sqlite" {
+		return nil // pgx caches prepared statements per connection itself
+	}
+	st := tx.db.preparedStmt(tx.write, query)
+	if st == nil {
+		tx.wanted = append(tx.wanted, query)
+		return nil
+	}
+	return tx.StmtContext(ctx, st)
+}
+
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := tx.prepared(ctx, query); st != nil {
+		res, err := st.ExecContext(ctx, args...)
+		return res, tx.db.dialect.translate(err)
+	}
 	res, err := tx.ExecContext(ctx, tx.db.q(query), args...)
 	return res, tx.db.dialect.translate(err)
 }
 
 func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := tx.prepared(ctx, query); st != nil {
+		rows, err := st.QueryContext(ctx, args...)
+		return rows, tx.db.dialect.translate(err)
+	}
 	rows, err := tx.QueryContext(ctx, tx.db.q(query), args...)
 	return rows, tx.db.dialect.translate(err)
 }
 
 func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := tx.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return tx.QueryRowContext(ctx, tx.db.q(query), args...)
 }
 
@@ -164,7 +201,12 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", db.dialect.translate(err))
 	}
-	tx := &Tx{Tx: sqlTx, db: db, now: db.Now()}
+	tx := &Tx{Tx: sqlTx, db: db, now: db.Now(), write: !readOnly}
+	defer func() {
+		if len(tx.wanted) > 0 {
+			db.prepareWanted(context.WithoutCancel(ctx), pool, tx.write, tx.wanted)
+		}
+	}()
 	if err := fn(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err

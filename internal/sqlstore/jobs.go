@@ -54,18 +54,17 @@ func (db *DB) wakeWorkers() {
 	db.notifyMu.Unlock()
 }
 
-// ClaimJobs leases up to n due jobs (pending and due, or running with an
-// expired lease: their process died) and counts the attempt. On PostgreSQL
-// concurrent claimers skip each other's rows.
+// ClaimJobs leases up to n due pending jobs and counts the attempt. On
+// PostgreSQL concurrent claimers skip each other's rows. Jobs whose lease
+// ran out (their process died) come back through ReapExpiredLeases.
 func (db *DB) ClaimJobs(ctx context.Context, n int, lease time.Duration) ([]herald.Job, error) {
 	var jobs []herald.Job
 	err := db.write(ctx, func(tx *Tx) error {
 		rows, err := tx.query(ctx, `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
-			WHERE id IN (SELECT id FROM jobs
-				WHERE (status = 'pending' AND run_at <= ?) OR (status = 'running' AND lease_until < ?)
-				ORDER BY run_at, id LIMIT ?`+tx.db.dialect.claimSuffix()+`)
+			WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ?
+				ORDER BY status, run_at, id LIMIT ?`+tx.db.dialect.claimSuffix()+`)
 			RETURNING id, kind, payload, status, attempts, max_attempts, run_at, last_error, created_at`,
-			tx.now.Add(lease), tx.now, tx.now, tx.now, n)
+			tx.now.Add(lease), tx.now, tx.now, n)
 		if err != nil {
 			return err
 		}
@@ -82,6 +81,22 @@ func (db *DB) ClaimJobs(ctx context.Context, n int, lease time.Duration) ([]hera
 		return rows.Err()
 	})
 	return jobs, err
+}
+
+// ReapExpiredLeases returns running jobs whose lease has run out to the
+// pending state, so they run again; it reports how many it found.
+func (db *DB) ReapExpiredLeases(ctx context.Context) (int, error) {
+	var n int64
+	err := db.write(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE jobs SET status = 'pending', lease_until = NULL, updated_at = ?
+			WHERE status = 'running' AND lease_until < ?`, tx.now, tx.now)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
 }
 
 // CompleteJobs removes finished jobs.

@@ -25,6 +25,7 @@ func (db *DB) CreateList(ctx context.Context, l *herald.List) error {
 	}
 	return db.write(ctx, func(tx *Tx) error {
 		l.CreatedAt, l.UpdatedAt = tx.now, tx.now
+		tx.afterCommit(tx.db.invalidateLists)
 		err := tx.queryRow(ctx, `INSERT INTO lists (slug, name, description, visibility, optin, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			l.Slug, l.Name, l.Description, l.Visibility, l.OptIn, tx.now, tx.now).Scan(&l.ID)
@@ -112,6 +113,7 @@ func (db *DB) UpdateList(ctx context.Context, idOrSlug string, p ListPatch) (*he
 			return err
 		}
 		l.UpdatedAt = tx.now
+		tx.afterCommit(tx.db.invalidateLists)
 		_, err = tx.exec(ctx, `UPDATE lists SET slug = ?, name = ?, description = ?, visibility = ?, optin = ?, updated_at = ? WHERE id = ?`,
 			l.Slug, l.Name, l.Description, l.Visibility, l.OptIn, tx.now, l.ID)
 		if herald.ErrorCode(err) == herald.ECONFLICT {
@@ -129,6 +131,7 @@ func (db *DB) DeleteList(ctx context.Context, idOrSlug string) error {
 		if err != nil {
 			return err
 		}
+		tx.afterCommit(tx.db.invalidateLists)
 		_, err = tx.exec(ctx, `DELETE FROM lists WHERE id = ?`, l.ID)
 		return err
 	})
@@ -151,25 +154,17 @@ func resolveLists(ctx context.Context, tx *Tx, slugs []string, allowPrivate bool
 	if len(uniq) > 100 {
 		return nil, herald.FieldError("lists", "Too many lists.")
 	}
-	rows, err := tx.query(ctx, `SELECT l.id, l.slug, l.name, l.description, l.visibility, l.optin, l.created_at, l.updated_at, 0
-		FROM lists l WHERE l.slug IN (`+placeholders(len(uniq))+`) ORDER BY l.id`, uniq...)
+	all, err := cachedLists(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []*herald.List
-	for rows.Next() {
-		l, err := scanList(rows)
-		if err != nil {
-			return nil, err
-		}
-		if l.Visibility == herald.Private && !allowPrivate {
+	for _, s := range uniq {
+		l, ok := all[s.(string)]
+		if !ok || (l.Visibility == herald.Private && !allowPrivate) {
 			continue
 		}
 		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	if len(out) != len(uniq) {
 		return nil, herald.FieldError("lists", "Unknown mailing list.")

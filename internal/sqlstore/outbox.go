@@ -22,7 +22,7 @@ func (db *DB) WriteOutbox(ctx context.Context, from string, to []string, raw []b
 			subject = dec
 		}
 	}
-	return db.write(ctx, func(tx *Tx) error {
+	return db.writeGrouped(ctx, func(tx *Tx) error {
 		for _, rcpt := range to {
 			if _, err := tx.exec(ctx, `INSERT INTO outbox (from_addr, to_addr, to_key, subject, raw, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 				from, rcpt, strings.ToLower(rcpt), clip(subject, 1000), string(raw), tx.now); err != nil {

@@ -53,24 +53,32 @@ func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOp
 	if len(req.Lists) == 0 {
 		return nil, herald.FieldError("lists", "Please select at least one mailing list.")
 	}
+	// Validate the lists and find the disclosure before queueing for the
+	// writer, so the shared transaction only sees work that should succeed.
+	var lists []*herald.List
+	var d *herald.Disclosure
+	err = db.read(ctx, func(tx *Tx) (err error) {
+		if lists, err = resolveLists(ctx, tx, req.Lists, false); err != nil {
+			return err
+		}
+		d, err = signupDisclosure(ctx, tx, req.DisclosureVersion)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	var res *SignupResult
-	err = db.write(ctx, func(tx *Tx) error {
-		lists, err := resolveLists(ctx, tx, req.Lists, false)
-		if err != nil {
-			return err
-		}
-		d, err := signupDisclosure(ctx, tx, req.DisclosureVersion)
-		if err != nil {
-			return err
-		}
+	err = db.writeGrouped(ctx, func(tx *Tx) error {
 		var id int64
-		err = tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
+		var sub subState
+		err := tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
 			VALUES (?, ?, ?, '{}', ?, ?)
 			ON CONFLICT (email_key) DO UPDATE SET name = CASE WHEN subscribers.name = '' THEN excluded.name ELSE subscribers.name END
-			RETURNING id`, email, key, name, tx.now, tx.now).Scan(&id)
+			RETURNING id, confirm_nonce, confirm_mail_at`, email, key, name, tx.now, tx.now).Scan(&id, &sub.nonce, &sub.mailAt)
 		if err != nil {
 			return tx.db.dialect.translate(err)
 		}
+		sub.known = true
 		suppressed, err := isSuppressed(ctx, tx, key)
 		if err != nil {
 			return err
@@ -83,7 +91,7 @@ func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOp
 		if err := addConsent(ctx, tx, id, herald.ConsentSignup, m, slugs, d); err != nil {
 			return err
 		}
-		res, err = subscribeLists(ctx, tx, id, lists, suppressed, opt, false)
+		res, err = subscribeLists(ctx, tx, id, &sub, lists, suppressed, opt, false)
 		if err != nil {
 			return err
 		}
@@ -98,14 +106,14 @@ func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOp
 
 func signupDisclosure(ctx context.Context, tx *Tx, version int) (*herald.Disclosure, error) {
 	if version > 0 {
-		d, err := scanDisclosure(tx.queryRow(ctx, `SELECT `+disclosureColumns+` FROM disclosures WHERE version = ?`, version))
+		d, err := cachedDisclosure(ctx, tx, version)
 		if err == nil {
 			return d, nil
-		} else if !isNoRows(err) {
+		} else if herald.ErrorCode(err) != herald.ENOTFOUND {
 			return nil, err
 		}
 	}
-	d, err := currentDisclosure(ctx, tx)
+	d, err := cachedDisclosure(ctx, tx, 0)
 	if herald.ErrorCode(err) == herald.ENOTFOUND {
 		// Herald never records a consent it cannot name the text of.
 		return nil, herald.Errorf(herald.EINTERNAL, "no current disclosure")
@@ -118,7 +126,15 @@ func signupDisclosure(ctx context.Context, tx *Tx, version int) (*herald.Disclos
 // unsubscribed one goes back to pending; others stay as they are. When any is
 // pending it queues a confirmation mail, at most one per ConfirmWindow
 // unless force is set (the reader is acting from their own manage link).
-func subscribeLists(ctx context.Context, tx *Tx, subID int64, lists []*herald.List, suppressed bool, opt SignupOptions, force bool) (*SignupResult, error) {
+// subState is what subscribeLists needs of the subscriber row; a caller
+// that has just read it (known) saves a query.
+type subState struct {
+	known  bool
+	nonce  sql.NullInt64
+	mailAt sql.NullTime
+}
+
+func subscribeLists(ctx context.Context, tx *Tx, subID int64, sub *subState, lists []*herald.List, suppressed bool, opt SignupOptions, force bool) (*SignupResult, error) {
 	res := &SignupResult{SubscriberID: subID}
 	existing := map[int64]string{}
 	rows, err := tx.query(ctx, `SELECT list_id, status FROM subscriptions WHERE subscriber_id = ?`, subID)
@@ -158,11 +174,15 @@ func subscribeLists(ctx context.Context, tx *Tx, subID int64, lists []*herald.Li
 	if len(res.Pending) == 0 {
 		return res, nil
 	}
-	var nonce sql.NullInt64
-	var last sql.NullTime
-	if err := tx.queryRow(ctx, `SELECT confirm_nonce, confirm_mail_at FROM subscribers WHERE id = ?`, subID).Scan(&nonce, &last); err != nil {
-		return nil, err
+	if sub == nil {
+		sub = &subState{}
 	}
+	if !sub.known {
+		if err := tx.queryRow(ctx, `SELECT confirm_nonce, confirm_mail_at FROM subscribers WHERE id = ?`, subID).Scan(&sub.nonce, &sub.mailAt); err != nil {
+			return nil, err
+		}
+	}
+	nonce, last := sub.nonce, sub.mailAt
 	if !force && nonce.Valid && last.Valid && tx.now.Sub(last.Time) < opt.ConfirmWindow {
 		// A recent mail with a live link is on its way; that link confirms
 		// every pending list, this one included.
@@ -200,7 +220,8 @@ type PendingConfirmation struct {
 }
 
 // GetConfirmation returns the subscriber a confirmation link is for, if
-// the link is still unused (its nonce is the current one).
+// the link is still unused (its nonce is the current one). Nonce 0 asks
+// for the current confirmation, whatever its nonce (EGONE if none).
 func (db *DB) GetConfirmation(ctx context.Context, subID int64, nonce uint64) (*PendingConfirmation, error) {
 	var pc *PendingConfirmation
 	err := db.read(ctx, func(tx *Tx) (err error) {
@@ -215,6 +236,9 @@ var errLinkUsed = herald.Errorf(herald.EGONE, "This link has already been used o
 func getConfirmation(ctx context.Context, tx *Tx, subID int64, nonce uint64) (*PendingConfirmation, error) {
 	var cur sql.NullInt64
 	err := tx.queryRow(ctx, `SELECT confirm_nonce FROM subscribers WHERE id = ?`, subID).Scan(&cur)
+	if nonce == 0 && err == nil && cur.Valid {
+		nonce = uint64(cur.Int64) // the caller (the mail job) asks for the current one
+	}
 	if isNoRows(err) || (err == nil && (!cur.Valid || uint64(cur.Int64) != nonce)) {
 		return nil, errLinkUsed
 	} else if err != nil {
@@ -372,7 +396,7 @@ func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string,
 			if err := addConsent(ctx, tx, subID, herald.ConsentPreferences, m, joinSlugs, d); err != nil {
 				return err
 			}
-			if res, err = subscribeLists(ctx, tx, subID, join, sup, opt, true); err != nil {
+			if res, err = subscribeLists(ctx, tx, subID, nil, join, sup, opt, true); err != nil {
 				return err
 			}
 		}

@@ -238,7 +238,13 @@ func TestJobsLeaseAndRetry(t *testing.T) {
 			t.Fatalf("claimed a leased job twice")
 		}
 		// The process dies; once the lease expires another claims it.
+		if n, _ := db.ReapExpiredLeases(ctx); n != 0 {
+			t.Fatal("reaped a live lease")
+		}
 		now = base.Add(2 * time.Minute)
+		if n, _ := db.ReapExpiredLeases(ctx); n != 1 {
+			t.Fatalf("reaped %d expired leases, want 1", n)
+		}
 		jobs, _ = db.ClaimJobs(ctx, 5, time.Minute)
 		if len(jobs) != 1 || jobs[0].Attempts != 2 {
 			t.Fatalf("reclaim after lease: %+v", jobs)

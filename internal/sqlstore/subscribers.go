@@ -260,7 +260,7 @@ func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt Si
 			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
 				return err
 			}
-			if _, err := subscribeLists(ctx, tx, id, lists, suppressed, opt, true); err != nil {
+			if _, err := subscribeLists(ctx, tx, id, nil, lists, suppressed, opt, true); err != nil {
 				return err
 			}
 		}

@@ -53,18 +53,13 @@ func (s *Sender) confirmMail(ctx context.Context, job herald.Job) error {
 	if err := json.Unmarshal(job.Payload, &p); err != nil {
 		return queue.Permanent(fmt.Errorf("bad payload: %w", err))
 	}
-	nonce, err := s.DB.ConfirmNonce(ctx, p.SubscriberID)
-	if herald.ErrorCode(err) == herald.ENOTFOUND {
+	pc, err := s.DB.GetConfirmation(ctx, p.SubscriberID, 0)
+	if herald.ErrorCode(err) == herald.EGONE {
 		return nil // confirmed already, or erased: nothing to send
 	} else if err != nil {
 		return err
 	}
-	pc, err := s.DB.GetConfirmation(ctx, p.SubscriberID, nonce)
-	if herald.ErrorCode(err) == herald.EGONE {
-		return nil
-	} else if err != nil {
-		return err
-	}
+	nonce := uint64(pc.Nonce)
 	if len(pc.Lists) == 0 {
 		return nil
 	}

@@ -107,7 +107,7 @@ func (s *Server) subscribePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderSubscribe(w http.ResponseWriter, r *http.Request, code int, f subscribeForm, formErr error, done string) {
-	lists, err := s.DB.FindLists(r.Context(), sqlstore.ListFilter{Visibility: herald.Public})
+	lists, err := s.DB.PublicLists(r.Context())
 	if err != nil {
 		s.logIfInternal(r, err)
 		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
@@ -230,7 +230,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		fail(f, herald.Errorf(herald.ERATELIMIT, "Too many signups from your network. Please try again in a minute."))
 		return
 	}
-	lists, err := s.DB.FindLists(r.Context(), sqlstore.ListFilter{Visibility: herald.Public})
+	lists, err := s.DB.PublicLists(r.Context())
 	if err != nil {
 		fail(f, err)
 		return
@@ -311,7 +311,7 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) formJSON(w http.ResponseWriter, r *http.Request) {
 	s.cors(w, r)
-	lists, err := s.DB.FindLists(r.Context(), sqlstore.ListFilter{Visibility: herald.Public})
+	lists, err := s.DB.PublicLists(r.Context())
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -442,7 +442,7 @@ func (s *Server) renderManage(w http.ResponseWriter, r *http.Request, subID int6
 		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 		return
 	}
-	public, err := s.DB.FindLists(r.Context(), sqlstore.ListFilter{Visibility: herald.Public})
+	public, err := s.DB.PublicLists(r.Context())
 	if err != nil {
 		s.logIfInternal(r, err)
 		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")

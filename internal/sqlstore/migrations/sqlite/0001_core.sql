@@ -27,7 +27,6 @@ CREATE TABLE subscribers (
     created_at    TIMESTAMP NOT NULL,
     updated_at    TIMESTAMP NOT NULL
 );
-CREATE INDEX subscribers_name ON subscribers (name);
 
 CREATE TABLE subscriptions (
     subscriber_id   INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
@@ -86,7 +85,7 @@ CREATE TABLE jobs (
     created_at   TIMESTAMP NOT NULL,
     updated_at   TIMESTAMP NOT NULL
 );
-CREATE INDEX jobs_ready ON jobs (status, run_at);
+CREATE INDEX jobs_ready ON jobs (status, run_at, id);
 
 CREATE TABLE outbox (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
