@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/sqlstore"
@@ -448,7 +449,16 @@ func (s *Server) apiGetOutbox(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, m)
+	// The decoded text comes before the raw message, so that the first link
+	// a reader of this JSON finds is the unbroken one.
+	writeJSON(w, http.StatusOK, struct {
+		ID        int64     `json:"id"`
+		To        string    `json:"to"`
+		Subject   string    `json:"subject"`
+		CreatedAt time.Time `json:"created_at"`
+		Text      string    `json:"text"`
+		Raw       string    `json:"raw"`
+	}{m.ID, m.To, m.Subject, m.CreatedAt, textBody([]byte(m.Raw)), m.Raw})
 	return nil
 }
 
