@@ -254,3 +254,44 @@ func TestReaderJourney(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestBackendSignup: a site's back end relays signups with an API token:
+// no per-IP limit, and the reader's IP and browser go into the ledger;
+// without a token those fields are refused.
+func TestBackendSignup(t *testing.T) {
+	in := apptest.Start(t, apptest.Options{Args: []string{"--signup-limit", "1/hour"}})
+	setupLists(t, in)
+	post := func(token, body string) int {
+		req, _ := http.NewRequest("POST", in.URL+"/subscribe", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := range 3 {
+		body := `{"email":"relay` + strconv.Itoa(i) + `@example.com","lists":["daily"],"ip":"198.51.100.7","user_agent":"Reader Browser/1.0","source":"https://news.example/a"}`
+		if code := post(in.Token, body); code != 200 {
+			t.Fatalf("relayed signup %d: %d", i, code)
+		}
+	}
+	if code := post("", `{"email":"x@example.com","lists":["daily"],"ip":"198.51.100.7"}`); code != 403 {
+		t.Fatalf("ip without a token: %d, want 403", code)
+	}
+	sub := findSubscriber(t, in, "relay2@example.com")
+	var consents struct {
+		Data []struct {
+			IP        string `json:"ip"`
+			UserAgent string `json:"user_agent"`
+		} `json:"data"`
+	}
+	in.MustAPI(t, 200, "GET", "/subscribers/"+itoa(sub.ID)+"/consents", nil, &consents)
+	if c := consents.Data[0]; c.IP != "198.51.100.7" || c.UserAgent != "Reader Browser/1.0" {
+		t.Fatalf("ledger: %+v", c)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -96,6 +97,9 @@ type subscribeForm struct {
 	Source            string
 	Honeypot          string
 	DisclosureVersion int
+	// A site's back end relaying a reader's signup (with an API token) tells
+	// the reader's own address and browser, for the consent ledger.
+	ReaderIP, ReaderUA string
 }
 
 func (s *Server) subscribePage(w http.ResponseWriter, r *http.Request) {
@@ -158,12 +162,15 @@ func (s *Server) readSubscribe(w http.ResponseWriter, r *http.Request) (subscrib
 			Lists             json.RawMessage `json:"lists"`
 			Source            string          `json:"source"`
 			Website           string          `json:"website"`
+			IP                string          `json:"ip"`         // with an API token only
+			UserAgent         string          `json:"user_agent"` // with an API token only
 			DisclosureVersion int             `json:"disclosure_version"`
 		}
 		if err := decodeJSON(w, r, 16<<10, &body); err != nil {
 			return f, err
 		}
-		f = subscribeForm{Email: body.Email, Name: body.Name, Source: body.Source, Honeypot: body.Website, DisclosureVersion: body.DisclosureVersion}
+		f = subscribeForm{Email: body.Email, Name: body.Name, Source: body.Source, Honeypot: body.Website, DisclosureVersion: body.DisclosureVersion,
+			ReaderIP: body.IP, ReaderUA: body.UserAgent}
 		if len(body.Lists) > 0 && string(body.Lists) != "null" {
 			var one string
 			var many []string
@@ -225,7 +232,20 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		fail(f, err)
 		return
 	}
-	if ok, wait := s.signupLimiter.allow(clientIP(r), time.Now()); !ok {
+	ip, ua := clientIP(r), r.UserAgent()
+	backend := s.trustedBackend(r)
+	if backend {
+		if a, err := netip.ParseAddr(strings.TrimSpace(f.ReaderIP)); err == nil {
+			ip = a.String()
+		}
+		if f.ReaderUA != "" {
+			ua = strings.ToValidUTF8(f.ReaderUA, "?")
+		}
+	} else if f.ReaderIP != "" || f.ReaderUA != "" {
+		fail(f, &herald.Error{Code: herald.EFORBIDDEN, Field: "ip", Message: "Only a site back end with an API token may pass ip and user_agent."})
+		return
+	}
+	if ok, wait := s.signupLimiter.allow(ip, time.Now()); !backend && !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		fail(f, herald.Errorf(herald.ERATELIMIT, "Too many signups from your network. Please try again in a minute."))
 		return
@@ -249,13 +269,25 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	_, err = s.DB.Signup(r.Context(), herald.SignupRequest{
 		Email: f.Email, Name: f.Name, Lists: f.Lists, SourceURL: f.Source,
-		IP: clientIP(r), UserAgent: r.UserAgent(), DisclosureVersion: f.DisclosureVersion,
+		IP: ip, UserAgent: ua, DisclosureVersion: f.DisclosureVersion,
 	}, s.signupOptions())
 	if err != nil {
 		fail(f, err)
 		return
 	}
 	s.subscribed(w, r, asJSON, f, done)
+}
+
+// trustedBackend: a signup relayed by the publisher's site with an API
+// token is not rate-limited per IP (every reader would share the site's
+// address) and may name the reader's IP and user agent.
+func (s *Server) trustedBackend(r *http.Request) bool {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	_, err := s.DB.AuthenticateAPIToken(r.Context(), strings.TrimSpace(tok))
+	return err == nil
 }
 
 // successMessage is the same whatever state the address is in; it depends
