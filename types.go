@@ -33,7 +33,6 @@ const (
 	ConsentImport       = "import"
 	ConsentOperatorAdd  = "operator_add"
 	ConsentErasure      = "erasure"
-	ConsentExport       = "export"
 	ConsentProfileEdit  = "profile_change"
 	ConsentResubscribed = "resubscribe_request"
 )
@@ -72,11 +71,11 @@ func (l *List) Validate() error {
 		l.OptIn = Double
 	}
 	switch {
-	case !slugRE.MatchString(l.Slug):
-		return FieldError("slug", "Slug must be 1–63 lower-case letters, digits or hyphens, starting with a letter or digit.")
-	case l.Name == "" || !utf8.ValidString(l.Name) || len(l.Name) > 200 || strings.ContainsAny(l.Name, "\r\n\x00"):
+	case !slugRE.MatchString(l.Slug) || strings.Trim(l.Slug, "0123456789") == "":
+		return FieldError("slug", "Slug must be 1–63 lower-case letters, digits or hyphens, starting with a letter or digit, with at least one letter.")
+	case l.Name == "" || !utf8.ValidString(l.Name) || utf8.RuneCountInString(l.Name) > 200 || strings.ContainsAny(l.Name, "\r\n\x00"):
 		return FieldError("name", "Name is required: one line of at most 200 characters.")
-	case !utf8.ValidString(l.Description) || len(l.Description) > 2000:
+	case !utf8.ValidString(l.Description) || utf8.RuneCountInString(l.Description) > 2000:
 		return FieldError("description", "Description must be valid UTF-8 of at most 2000 characters.")
 	case l.Visibility != Public && l.Visibility != Private:
 		return FieldError("visibility", "Visibility must be public or private.")

@@ -112,7 +112,7 @@ func scanDisclosure(sc interface{ Scan(...any) error }) (*herald.Disclosure, err
 // current. Old versions stay: the ledger refers to them.
 func (db *DB) CreateDisclosure(ctx context.Context, text string) (*herald.Disclosure, error) {
 	text = strings.TrimSpace(text)
-	if text == "" || len(text) > 10000 || strings.ContainsRune(text, 0) || !utf8.ValidString(text) {
+	if text == "" || utf8.RuneCountInString(text) > 10000 || strings.ContainsRune(text, 0) || !utf8.ValidString(text) {
 		return nil, herald.FieldError("text", "The disclosure text is required (valid UTF-8, at most 10,000 characters).")
 	}
 	var d *herald.Disclosure

@@ -195,8 +195,8 @@ func validAttributes(a map[string]any) (string, error) {
 	return string(b), nil
 }
 
-// AddSubscriber creates a subscriber on behalf of an operator, or adds
-// lists to an existing one, and records it in the ledger.
+// AddSubscriber creates a subscriber on behalf of an operator and records
+// it in the ledger; an existing address is a conflict.
 func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt SignupOptions) (*herald.Subscriber, error) {
 	email, key, err := herald.NormalizeEmail(n.Email)
 	if err != nil {
@@ -324,6 +324,15 @@ func (db *DB) UpdateSubscriber(ctx context.Context, id int64, p SubscriberPatch,
 			return err
 		}
 		if p.Email != nil && key != strings.ToLower(cur.Email) {
+			if sup, err := isSuppressed(ctx, tx, key); err != nil {
+				return err
+			} else if sup {
+				return &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "This address was erased or suppressed; it can only come back by signing up and confirming."}
+			}
+			// Stored mail follows the person, so export and erasure find it.
+			if _, err := tx.exec(ctx, `UPDATE outbox SET to_key = ? WHERE to_key = ?`, key, strings.ToLower(cur.Email)); err != nil {
+				return err
+			}
 			if err := addConsent(ctx, tx, id, herald.ConsentProfileEdit, Meta{Actor: m.Actor, IP: m.IP, UserAgent: m.UserAgent, Detail: "email changed"}, nil, nil); err != nil {
 				return err
 			}

@@ -108,8 +108,8 @@ func paging(r *http.Request) (limit, offset int, err error) {
 	if limit, err = queryInt(r, "limit", 50); err != nil {
 		return
 	}
-	if limit > 1000 {
-		return 0, 0, &herald.Error{Code: herald.EBADREQUEST, Field: "limit", Message: "limit must be at most 1000."}
+	if limit < 1 || limit > 1000 {
+		return 0, 0, &herald.Error{Code: herald.EBADREQUEST, Field: "limit", Message: "limit must be from 1 to 1000."}
 	}
 	offset, err = queryInt(r, "offset", 0)
 	return
@@ -226,6 +226,11 @@ func (s *Server) apiListSubscribers(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	q := r.URL.Query()
+	switch q.Get("status") {
+	case "", herald.StatusPending, herald.StatusConfirmed, herald.StatusUnsubscribed:
+	default:
+		return &herald.Error{Code: herald.EBADREQUEST, Field: "status", Message: "status must be pending, confirmed or unsubscribed."}
+	}
 	subs, total, err := s.DB.FindSubscribers(r.Context(), sqlstore.SubscriberFilter{
 		Email: q.Get("email"), List: q.Get("list"), Status: q.Get("status"), Q: q.Get("q"), Limit: limit, Offset: offset,
 	})

@@ -1080,7 +1080,7 @@ func TestOpenAPIServer(t *testing.T) {
 
 		fail("GET", "/subscribers", "/subscribers?limit=lots", nil, 400, "limit")
 		fail("GET", "/subscribers", "/subscribers?limit=5000", nil, 400, "limit")
-		fail("GET", "/subscribers", "/subscribers?status=bogus", nil, 422, "status")
+		fail("GET", "/subscribers", "/subscribers?status=bogus", nil, 400, "status")
 		fail("POST", "/subscribers", "/subscribers", map[string]any{"email": "rita.reader@example.com"}, 409, "email")
 		c.fail(request{method: "POST", tmpl: "/subscribers", path: "/subscribers", raw: []byte(`{"email": "not-an-address"}`), ctype: "application/json"}, 422, "email")
 		fail("POST", "/subscribers", "/subscribers", map[string]any{"email": "new@example.com", "lists": []string{"nope"}}, 422, "lists")
