@@ -202,6 +202,29 @@ func TestEraseSuppresses(t *testing.T) {
 		if msgs, _, _ := db.Outbox(ctx, sqlstore.OutboxFilter{To: "gone@example.com"}); len(msgs) != 0 {
 			t.Fatal("outbox still holds the erased reader's mail")
 		}
+		// An operator cannot move an erased address onto another subscriber.
+		other, err := db.AddSubscriber(ctx, sqlstore.NewSubscriber{Email: "moved@example.com", Lists: []string{"sport"}, Status: "confirmed"}, sqlstore.Meta{}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := "gone@example.com"
+		if _, err := db.UpdateSubscriber(ctx, other.ID, sqlstore.SubscriberPatch{Email: &gone}, sqlstore.Meta{}); herald.ErrorCode(err) != herald.ECONFLICT {
+			t.Fatalf("email change to an erased address: %v", err)
+		}
+		// Stored mail follows an email change, so erasure still finds it.
+		if err := db.WriteOutbox(ctx, "n@example.com", []string{"moved@example.com"}, []byte("Subject: old\r\n\r\nbody\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		renamed := "renamed@example.com"
+		if _, err := db.UpdateSubscriber(ctx, other.ID, sqlstore.SubscriberPatch{Email: &renamed}, sqlstore.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Erase(ctx, other.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		if msgs, _, _ := db.Outbox(ctx, sqlstore.OutboxFilter{}); len(msgs) != 0 {
+			t.Fatalf("erasure left %d stored messages sent to the old address", len(msgs))
+		}
 		// Signing up again: even a single opt-in list needs confirmation now.
 		res2, err := db.Signup(ctx, herald.SignupRequest{Email: "gone@example.com", Lists: []string{"sport"}}, opt)
 		if err != nil || len(res2.Pending) != 1 || !res2.MailQueued {
