@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -23,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Config is Herald's validated configuration.
@@ -262,8 +264,13 @@ func parse(v map[string]string) (*Config, error) {
 	if c.PublisherName == "" {
 		c.PublisherName = "Herald"
 	}
-	if strings.ContainsAny(c.PublisherName+c.PostalAddress, "\r\x00") {
-		return nil, bad("HERALD_PUBLISHER_NAME", "control characters are not allowed")
+	// The name goes into mail headers (Subject, From): one line, no controls.
+	if strings.ContainsFunc(c.PublisherName, unicode.IsControl) {
+		return nil, bad("HERALD_PUBLISHER_NAME", "%q must be one line without control characters", c.PublisherName)
+	}
+	// The postal address is printed in footers: line breaks (\n) are fine there.
+	if strings.ContainsFunc(c.PostalAddress, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
+		return nil, bad("HERALD_POSTAL_ADDRESS", "%q: only line breaks (\\n) and tabs may be used, no other control characters", c.PostalAddress)
 	}
 	if c.SignupLimit, err = ParseRate(v["HERALD_SIGNUP_LIMIT"]); err != nil {
 		return nil, bad("HERALD_SIGNUP_LIMIT", "%v", err)
@@ -282,7 +289,7 @@ func parse(v map[string]string) (*Config, error) {
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
-	if c.SendRate, err = strconv.ParseFloat(strings.TrimSpace(v["HERALD_SEND_RATE"]), 64); err != nil || c.SendRate < 0 {
+	if c.SendRate, err = strconv.ParseFloat(strings.TrimSpace(v["HERALD_SEND_RATE"]), 64); err != nil || c.SendRate < 0 || math.IsNaN(c.SendRate) || math.IsInf(c.SendRate, 0) {
 		return nil, bad("HERALD_SEND_RATE", "%q must be a number ≥ 0", v["HERALD_SEND_RATE"])
 	}
 	if c.SendConcurrency, err = strconv.Atoi(strings.TrimSpace(v["HERALD_SEND_CONCURRENCY"])); err != nil || c.SendConcurrency < 1 || c.SendConcurrency > 1000 {
