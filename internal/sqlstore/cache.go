@@ -141,3 +141,26 @@ func cachedDisclosure(ctx context.Context, tx *Tx, version int) (*herald.Disclos
 	c.mu.Unlock()
 	return d, nil
 }
+
+// ListNames returns the names of the lists with the given ids (unknown ids
+// are skipped), from the cache.
+func (db *DB) ListNames(ctx context.Context, ids []int64) ([]string, error) {
+	var out []string
+	err := db.read(ctx, func(tx *Tx) error {
+		m, err := cachedLists(ctx, tx)
+		if err != nil {
+			return err
+		}
+		byID := make(map[int64]string, len(m))
+		for _, l := range m {
+			byID[l.ID] = l.Name
+		}
+		for _, id := range ids {
+			if n, ok := byID[id]; ok {
+				out = append(out, n)
+			}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -563,12 +563,8 @@ func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listNames(r *http.Request, ids []int64) []string {
-	var names []string
-	for _, id := range ids {
-		if l, err := s.DB.GetList(r.Context(), strconv.FormatInt(id, 10)); err == nil {
-			names = append(names, l.Name)
-		}
-	}
+	names, err := s.DB.ListNames(r.Context(), ids)
+	s.logIfInternal(r, err)
 	return names
 }
 
