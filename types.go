@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -75,8 +76,8 @@ func (l *List) Validate() error {
 		return FieldError("slug", "Slug must be 1–63 lower-case letters, digits or hyphens, starting with a letter or digit, with at least one letter.")
 	case l.Name == "" || !utf8.ValidString(l.Name) || utf8.RuneCountInString(l.Name) > 200 || strings.ContainsAny(l.Name, "\r\n\x00"):
 		return FieldError("name", "Name is required: one line of at most 200 characters.")
-	case !utf8.ValidString(l.Description) || utf8.RuneCountInString(l.Description) > 2000:
-		return FieldError("description", "Description must be valid UTF-8 of at most 2000 characters.")
+	case !utf8.ValidString(l.Description) || utf8.RuneCountInString(l.Description) > 2000 || strings.ContainsRune(l.Description, 0):
+		return FieldError("description", "Description must be valid UTF-8 of at most 2000 characters, without NUL bytes.")
 	case l.Visibility != Public && l.Visibility != Private:
 		return FieldError("visibility", "Visibility must be public or private.")
 	case l.OptIn != Double && l.OptIn != Single:
@@ -199,7 +200,10 @@ func NormalizeEmail(s string) (addr, key string, err error) {
 		return "", "", bad
 	}
 	for _, r := range s {
-		if r < 0x21 || r == 0x7f {
+		// No controls, and no Unicode spaces or invisible format characters
+		// (NBSP, U+2028, zero-width space, bidi overrides) that make two
+		// addresses look alike or break a header line.
+		if r < 0x21 || r == 0x7f || unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return "", "", bad
 		}
 	}
