@@ -99,6 +99,9 @@ func (in *Instance) Stop() {
 	in.stop = nil
 }
 
+// apiClient fails a stuck request instead of hanging the test run.
+var apiClient = &http.Client{Timeout: 30 * time.Second}
+
 // API calls the JSON API and decodes the answer into out (if not nil).
 func (in *Instance) API(tb testing.TB, method, path string, body, out any) int {
 	tb.Helper()
@@ -112,7 +115,7 @@ func (in *Instance) API(tb testing.TB, method, path string, body, out any) int {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := apiClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -25,6 +25,10 @@ func (s *Server) publicRoutes(mux *http.ServeMux) {
 		http.Redirect(w, r, "/subscribe", http.StatusFound)
 	})
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /subscribe", s.subscribePage)
 	mux.HandleFunc("POST /subscribe", s.subscribe)
 	mux.HandleFunc("OPTIONS /subscribe", s.preflight)

@@ -43,7 +43,13 @@
       var cb = el("input", { type: "checkbox", name: "lists", value: l.slug });
       if (pre.indexOf(l.slug) >= 0) cb.checked = true;
       lab.appendChild(cb);
-      lab.appendChild(el("span", {}, l.name));
+      var span = el("span", {});
+      span.appendChild(el("strong", {}, l.name));
+      if (l.description) {
+        span.appendChild(el("br", {}));
+        span.appendChild(el("small", {}, l.description));
+      }
+      lab.appendChild(span);
       fs.appendChild(lab);
     });
     var listErr = el("p", { "class": "herald-error", role: "alert", hidden: "" });
