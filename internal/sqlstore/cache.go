@@ -37,10 +37,19 @@ func (db *DB) invalidateDisclosure() {
 	db.cache.mu.Unlock()
 }
 
-// cachedLists returns every list by slug, loading them through tx when the
-// cache is cold or stale.
-func cachedLists(ctx context.Context, tx *Tx) (map[string]*herald.List, error) {
-	c := &tx.db.cache
+// inTx runs fn in tx, or in a read transaction of its own when tx is nil:
+// cache lookups open a transaction only when they must load.
+func (db *DB) inTx(ctx context.Context, tx *Tx, fn func(*Tx) error) error {
+	if tx != nil {
+		return fn(tx)
+	}
+	return db.read(ctx, fn)
+}
+
+// cachedLists returns every list by slug, loading them (through tx, if
+// not nil) when the cache is cold or stale.
+func cachedLists(ctx context.Context, db *DB, tx *Tx) (map[string]*herald.List, error) {
+	c := &db.cache
 	c.mu.Lock()
 	if c.lists != nil && time.Since(c.listsAt) < cacheTTL {
 		m := c.lists
@@ -48,20 +57,23 @@ func cachedLists(ctx context.Context, tx *Tx) (map[string]*herald.List, error) {
 		return m, nil
 	}
 	c.mu.Unlock()
-	rows, err := tx.query(ctx, `SELECT l.id, l.slug, l.name, l.description, l.visibility, l.optin, l.created_at, l.updated_at, 0 FROM lists l`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	m := map[string]*herald.List{}
-	for rows.Next() {
-		l, err := scanList(rows)
+	err := db.inTx(ctx, tx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, `SELECT l.id, l.slug, l.name, l.description, l.visibility, l.optin, l.created_at, l.updated_at, 0 FROM lists l`)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		m[l.Slug] = l
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			l, err := scanList(rows)
+			if err != nil {
+				return err
+			}
+			m[l.Slug] = l
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
@@ -81,10 +93,7 @@ func (db *DB) PublicLists(ctx context.Context) ([]*herald.List, error) {
 	db.cache.mu.Unlock()
 	var err error
 	if m == nil {
-		err = db.read(ctx, func(tx *Tx) error {
-			m, err = cachedLists(ctx, tx)
-			return err
-		})
+		m, err = cachedLists(ctx, db, nil)
 	}
 	var out []*herald.List
 	for _, l := range m {
@@ -103,9 +112,9 @@ func (db *DB) PublicLists(ctx context.Context) ([]*herald.List, error) {
 }
 
 // cachedDisclosure returns the current disclosure (version 0) or a given
-// version, from the cache when it can.
-func cachedDisclosure(ctx context.Context, tx *Tx, version int) (*herald.Disclosure, error) {
-	c := &tx.db.cache
+// version, from the cache when it can (loading through tx, if not nil).
+func cachedDisclosure(ctx context.Context, db *DB, tx *Tx, version int) (*herald.Disclosure, error) {
+	c := &db.cache
 	c.mu.Lock()
 	if version == 0 && c.current != 0 && time.Since(c.currentAt) < cacheTTL {
 		version = c.current
@@ -116,15 +125,17 @@ func cachedDisclosure(ctx context.Context, tx *Tx, version int) (*herald.Disclos
 	}
 	c.mu.Unlock()
 	var d *herald.Disclosure
-	var err error
-	if version == 0 {
-		d, err = currentDisclosure(ctx, tx)
-	} else {
+	err := db.inTx(ctx, tx, func(tx *Tx) (err error) {
+		if version == 0 {
+			d, err = currentDisclosure(ctx, tx)
+			return err
+		}
 		d, err = scanDisclosure(tx.queryRow(ctx, `SELECT `+disclosureColumns+` FROM disclosures WHERE version = ?`, version))
 		if isNoRows(err) {
 			err = notFound("Disclosure")
 		}
-	}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -145,22 +156,19 @@ func cachedDisclosure(ctx context.Context, tx *Tx, version int) (*herald.Disclos
 // ListNames returns the names of the lists with the given ids (unknown ids
 // are skipped), from the cache.
 func (db *DB) ListNames(ctx context.Context, ids []int64) ([]string, error) {
+	m, err := cachedLists(ctx, db, nil)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]string, len(m))
+	for _, l := range m {
+		byID[l.ID] = l.Name
+	}
 	var out []string
-	err := db.read(ctx, func(tx *Tx) error {
-		m, err := cachedLists(ctx, tx)
-		if err != nil {
-			return err
+	for _, id := range ids {
+		if n, ok := byID[id]; ok {
+			out = append(out, n)
 		}
-		byID := make(map[int64]string, len(m))
-		for _, l := range m {
-			byID[l.ID] = l.Name
-		}
-		for _, id := range ids {
-			if n, ok := byID[id]; ok {
-				out = append(out, n)
-			}
-		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }

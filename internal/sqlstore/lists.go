@@ -139,7 +139,7 @@ func (db *DB) DeleteList(ctx context.Context, idOrSlug string) error {
 
 // resolveLists maps slugs to lists, refusing unknown ones and, unless
 // allowPrivate, private ones with the same message (no enumeration).
-func resolveLists(ctx context.Context, tx *Tx, slugs []string, allowPrivate bool) ([]*herald.List, error) {
+func resolveLists(ctx context.Context, db *DB, tx *Tx, slugs []string, allowPrivate bool) ([]*herald.List, error) {
 	seen := map[string]bool{}
 	var uniq []any
 	for _, s := range slugs {
@@ -154,7 +154,7 @@ func resolveLists(ctx context.Context, tx *Tx, slugs []string, allowPrivate bool
 	if len(uniq) > 100 {
 		return nil, herald.FieldError("lists", "Too many lists.")
 	}
-	all, err := cachedLists(ctx, tx)
+	all, err := cachedLists(ctx, db, tx)
 	if err != nil {
 		return nil, err
 	}

@@ -55,15 +55,11 @@ func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOp
 	}
 	// Validate the lists and find the disclosure before queueing for the
 	// writer, so the shared transaction only sees work that should succeed.
-	var lists []*herald.List
-	var d *herald.Disclosure
-	err = db.read(ctx, func(tx *Tx) (err error) {
-		if lists, err = resolveLists(ctx, tx, req.Lists, false); err != nil {
-			return err
-		}
-		d, err = signupDisclosure(ctx, tx, req.DisclosureVersion)
-		return err
-	})
+	lists, err := resolveLists(ctx, db, nil, req.Lists, false)
+	if err != nil {
+		return nil, err
+	}
+	d, err := signupDisclosure(ctx, db, nil, req.DisclosureVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -104,16 +100,16 @@ func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOp
 	return res, err
 }
 
-func signupDisclosure(ctx context.Context, tx *Tx, version int) (*herald.Disclosure, error) {
+func signupDisclosure(ctx context.Context, db *DB, tx *Tx, version int) (*herald.Disclosure, error) {
 	if version > 0 {
-		d, err := cachedDisclosure(ctx, tx, version)
+		d, err := cachedDisclosure(ctx, db, tx, version)
 		if err == nil {
 			return d, nil
 		} else if herald.ErrorCode(err) != herald.ENOTFOUND {
 			return nil, err
 		}
 	}
-	d, err := cachedDisclosure(ctx, tx, 0)
+	d, err := cachedDisclosure(ctx, db, tx, 0)
 	if herald.ErrorCode(err) == herald.ENOTFOUND {
 		// Herald never records a consent it cannot name the text of.
 		return nil, herald.Errorf(herald.EINTERNAL, "no current disclosure")
@@ -374,7 +370,7 @@ func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string,
 				joinSlugs = append(joinSlugs, w)
 			}
 		}
-		join, err := resolveLists(ctx, tx, joinSlugs, false)
+		join, err := resolveLists(ctx, tx.db, tx, joinSlugs, false)
 		if err != nil {
 			return err
 		}
@@ -385,7 +381,7 @@ func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string,
 			}
 		}
 		if len(join) > 0 {
-			d, err := signupDisclosure(ctx, tx, 0)
+			d, err := signupDisclosure(ctx, tx.db, tx, 0)
 			if err != nil {
 				return err
 			}

@@ -222,7 +222,7 @@ func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt Si
 	}
 	var s *herald.Subscriber
 	err = db.write(ctx, func(tx *Tx) error {
-		lists, err := resolveLists(ctx, tx, n.Lists, true)
+		lists, err := resolveLists(ctx, tx.db, tx, n.Lists, true)
 		if err != nil {
 			return err
 		}
@@ -338,7 +338,7 @@ func (db *DB) UpdateSubscriber(ctx context.Context, id int64, p SubscriberPatch,
 			}
 		}
 		for _, c := range p.Subscriptions {
-			lists, err := resolveLists(ctx, tx, []string{c.List}, true)
+			lists, err := resolveLists(ctx, tx.db, tx, []string{c.List}, true)
 			if err != nil {
 				return err
 			}
