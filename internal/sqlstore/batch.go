@@ -37,11 +37,23 @@ type grouper struct {
 
 var errClosed = errors.New("database is closed")
 
+// committers is how many grouped transactions run at once: SQLite has one
+// writer, so one; PostgreSQL commits in parallel and each statement is a
+// network round trip, so several groups overlap their waiting.
+func (db *DB) committers() int {
+	if db.dialect.name() == "postgres" {
+		return 8
+	}
+	return 1
+}
+
 func (db *DB) startGrouper() {
 	db.group.ch = make(chan *groupReq, 4*maxGroup)
 	db.group.quit = make(chan struct{})
-	db.group.wg.Add(1)
-	go db.committer()
+	for range db.committers() {
+		db.group.wg.Add(1)
+		go db.committer()
+	}
 }
 
 func (db *DB) stopGrouper() {
