@@ -47,6 +47,7 @@ type DB struct {
 	stmts  sync.Map // query → *sql.Stmt on the writer (SQLite)
 	rstmts sync.Map // query → *sql.Stmt on the readers (SQLite)
 	cache  cache    // lists and disclosures (cache.go)
+	mc     mcCache  // disclosures of lists connected to Mailchimp (mailchimp.go)
 }
 
 type dialect interface {

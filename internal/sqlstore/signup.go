@@ -42,6 +42,14 @@ type SignupResult struct {
 // event with the disclosure shown, and the confirmation mail job — all in
 // one transaction, so a crash loses either all of it or none.
 func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOptions) (*SignupResult, error) {
+	return db.SignupShown(ctx, req, nil, opt)
+}
+
+// SignupShown is Signup for a form that also showed lists' own disclosures
+// (lists connected to Mailchimp have one naming Mailchimp): shown maps list
+// slugs to the disclosure versions displayed with them. The consent ledger
+// gets one signup event per disclosure; a list's event names its own.
+func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown map[string]int, opt SignupOptions) (*SignupResult, error) {
 	email, key, err := herald.NormalizeEmail(req.Email)
 	if err != nil {
 		return nil, err
@@ -63,6 +71,10 @@ func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOp
 	if err != nil {
 		return nil, err
 	}
+	perList, err := cachedListDisclosures(ctx, db, nil)
+	if err != nil {
+		return nil, err
+	}
 	var res *SignupResult
 	err = db.writeGrouped(ctx, func(tx *Tx) error {
 		var id int64
@@ -79,12 +91,8 @@ func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOp
 		if err != nil {
 			return err
 		}
-		slugs := make([]string, len(lists))
-		for i, l := range lists {
-			slugs[i] = l.Slug
-		}
 		m := Meta{Actor: herald.ActorReader, IP: req.IP, UserAgent: req.UserAgent, SourceURL: req.SourceURL}
-		if err := addConsent(ctx, tx, id, herald.ConsentSignup, m, slugs, d); err != nil {
+		if err := signupConsents(ctx, tx, id, herald.ConsentSignup, m, lists, d, perList, shown); err != nil {
 			return err
 		}
 		res, err = subscribeLists(ctx, tx, id, &sub, lists, suppressed, opt, false)
@@ -93,7 +101,11 @@ func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOp
 		}
 		if len(res.NewlyConfirmed) > 0 {
 			m.Detail = "single opt-in"
-			return addConsent(ctx, tx, id, herald.ConsentConfirm, m, res.NewlyConfirmed, d)
+			confirmed := listsBySlug(lists, res.NewlyConfirmed)
+			if err := signupConsents(ctx, tx, id, herald.ConsentConfirm, m, confirmed, d, perList, shown); err != nil {
+				return err
+			}
+			return mcConfirmed(ctx, tx, id, listIDs(confirmed), m)
 		}
 		return nil
 	})
@@ -279,7 +291,14 @@ func (db *DB) Confirm(ctx context.Context, subID int64, nonce uint64, m Meta) ([
 		if m.Actor == "" {
 			m.Actor = herald.ActorReader
 		}
-		return addConsent(ctx, tx, subID, herald.ConsentConfirm, m, confirmed, nil)
+		if err := addConsent(ctx, tx, subID, herald.ConsentConfirm, m, confirmed, nil); err != nil {
+			return err
+		}
+		ids := make([]int64, len(pc.Lists))
+		for i, x := range pc.Lists {
+			ids[i] = x.ListID
+		}
+		return mcConfirmed(ctx, tx, subID, ids, m)
 	})
 	return confirmed, err
 }
@@ -336,7 +355,14 @@ func unsubscribe(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Me
 	if m.Actor == "" {
 		m.Actor = herald.ActorReader
 	}
-	return slugs, addConsent(ctx, tx, subID, herald.ConsentUnsubscribe, m, slugs, nil)
+	if err := addConsent(ctx, tx, subID, herald.ConsentUnsubscribe, m, slugs, nil); err != nil {
+		return nil, err
+	}
+	left := make([]int64, len(ids))
+	for i, id := range ids {
+		left[i] = id.(int64)
+	}
+	return slugs, mcUnsubscribed(ctx, tx, subID, left, m)
 }
 
 // ChangePreferences applies a reader's manage-page choice: want is the full
@@ -389,11 +415,18 @@ func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string,
 			if err != nil {
 				return err
 			}
-			if err := addConsent(ctx, tx, subID, herald.ConsentPreferences, m, joinSlugs, d); err != nil {
+			perList, err := cachedListDisclosures(ctx, tx.db, tx)
+			if err != nil {
+				return err
+			}
+			if err := signupConsents(ctx, tx, subID, herald.ConsentPreferences, m, join, d, perList, nil); err != nil {
 				return err
 			}
 			if res, err = subscribeLists(ctx, tx, subID, nil, join, sup, opt, true); err != nil {
 				return err
+			}
+			if len(res.NewlyConfirmed) > 0 {
+				return mcConfirmed(ctx, tx, subID, listIDs(listsBySlug(join, res.NewlyConfirmed)), m)
 			}
 		}
 		return nil

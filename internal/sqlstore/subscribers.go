@@ -256,11 +256,18 @@ func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt Si
 			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
 				return err
 			}
+			if err := mcConfirmed(ctx, tx, id, listIDs(lists), m); err != nil {
+				return err
+			}
 		} else if len(lists) > 0 {
 			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
 				return err
 			}
-			if _, err := subscribeLists(ctx, tx, id, nil, lists, suppressed, opt, true); err != nil {
+			res, err := subscribeLists(ctx, tx, id, nil, lists, suppressed, opt, true)
+			if err != nil {
+				return err
+			}
+			if err := mcConfirmed(ctx, tx, id, listIDs(listsBySlug(lists, res.NewlyConfirmed)), m); err != nil {
 				return err
 			}
 		}
@@ -337,6 +344,11 @@ func (db *DB) UpdateSubscriber(ctx context.Context, id int64, p SubscriberPatch,
 				return err
 			}
 		}
+		if email != cur.Email || name != cur.Name {
+			if err := mcProfileChanged(ctx, tx, id, cur.Email, email, m); err != nil {
+				return err
+			}
+		}
 		for _, c := range p.Subscriptions {
 			lists, err := resolveLists(ctx, tx.db, tx, []string{c.List}, true)
 			if err != nil {
@@ -354,7 +366,14 @@ func (db *DB) UpdateSubscriber(ctx context.Context, id int64, p SubscriberPatch,
 					return &herald.Error{Code: herald.ECONFLICT, Field: "subscriptions", Message: "This address is suppressed; it can only be confirmed by the reader."}
 				}
 			}
+			prev, err := subscriptionStatus(ctx, tx, id, lists[0].ID)
+			if err != nil {
+				return err
+			}
 			if err := setSubscription(ctx, tx, id, lists[0].ID, c.Status); err != nil {
+				return err
+			}
+			if err := mcStatusSet(ctx, tx, id, lists[0].ID, prev, c.Status, m); err != nil {
 				return err
 			}
 			kind := herald.ConsentPreferences
@@ -409,6 +428,9 @@ func (db *DB) Erase(ctx context.Context, id int64, reason string) error {
 			return err
 		}
 		if err := suppress(ctx, tx, key, reason); err != nil {
+			return err
+		}
+		if err := mcErasing(ctx, tx, id, key); err != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE to_key = ?`, key); err != nil {

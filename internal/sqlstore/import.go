@@ -1,0 +1,547 @@
+package sqlstore
+
+// Bulk import of subscribers (Mailchimp's audience export, read by
+// internal/mcsync). A batch of rows is applied in one transaction with a
+// handful of multi-row statements — read what exists, then upsert
+// subscribers, upsert subscriptions and append consent events — so a row
+// is applied whole or not at all and the cost per row is a few
+// microseconds rather than a round trip.
+//
+// Importing is idempotent: a row that matches what Herald holds changes
+// nothing and adds no consent event, so importing the same files again
+// changes nothing.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// Details of the consent events an import writes; sync code recognises the
+// original opt-in and confirmation by them.
+const (
+	importOptinDetail   = "Mailchimp opt-in"
+	importConfirmDetail = "Mailchimp confirmation"
+)
+
+// ImportRow is one validated member of an import.
+type ImportRow struct {
+	File string
+	Line int
+
+	Email      string            // normalised (herald.NormalizeEmail)
+	Key        string            // its lower-case key
+	Name       string            // "" keeps the subscriber's name
+	Attributes map[string]string // merged into the subscriber's attributes
+
+	// Status is herald.StatusConfirmed (a subscribed member) or
+	// herald.StatusUnsubscribed; Suppress also puts the address on the
+	// suppression list (cleaned addresses, spam complaints).
+	Status   string
+	Suppress bool
+	Lists    []int64 // the lists the status applies to (ids of ImportBatch's lists)
+
+	OptinAt    time.Time
+	OptinIP    string
+	ConfirmAt  time.Time
+	ConfirmIP  string
+	ChangedAt  time.Time // LAST_CHANGED
+	StatusAt   time.Time // UNSUB_TIME or CLEAN_TIME
+	StatusNote string    // e.g. "unsubscribed at Mailchimp (reason: …)"
+}
+
+// ImportCounts sums up an import.
+type ImportCounts struct {
+	Rows         int `json:"rows"`         // valid rows read
+	Added        int `json:"added"`        // new subscribers
+	Updated      int `json:"updated"`      // existing subscribers changed
+	Unchanged    int `json:"unchanged"`    // rows that matched what Herald holds
+	Unsubscribed int `json:"unsubscribed"` // rows that left a subscription unsubscribed
+	Suppressed   int `json:"suppressed"`   // addresses newly suppressed
+	Skipped      int `json:"skipped"`      // malformed rows (reported with file and line)
+	Refused      int `json:"refused"`      // rows Herald did not apply (reported): suppressed addresses, later unsubscribes
+}
+
+// Add adds o's counts to c.
+func (c *ImportCounts) Add(o ImportCounts) {
+	c.Rows += o.Rows
+	c.Added += o.Added
+	c.Updated += o.Updated
+	c.Unchanged += o.Unchanged
+	c.Unsubscribed += o.Unsubscribed
+	c.Suppressed += o.Suppressed
+	c.Skipped += o.Skipped
+	c.Refused += o.Refused
+}
+
+// ImportNotice is a row that was not (wholly) applied, and why.
+type ImportNotice struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+func (n ImportNotice) String() string { return fmt.Sprintf("%s:%d: %s", n.File, n.Line, n.Message) }
+
+// ImportBatchSize is a good number of rows for one ImportBatch.
+const ImportBatchSize = 1000
+
+// maxParams keeps a statement below SQLite's limit of 32766 parameters
+// (PostgreSQL's is 65535).
+const maxParams = 30000
+
+type importSub struct {
+	id    int64
+	name  string
+	attrs string
+}
+
+type importSubState struct {
+	status    string
+	updatedAt time.Time
+}
+
+// ImportBatch applies rows in one transaction. Addresses must be unique
+// within a batch (a later row for the same address goes in a later batch).
+// lists are the lists rows may name.
+func (db *DB) ImportBatch(ctx context.Context, lists []*herald.List, rows []ImportRow) (ImportCounts, []ImportNotice, error) {
+	var counts ImportCounts
+	var notices []ImportNotice
+	slugs := make(map[int64]string, len(lists))
+	for _, l := range lists {
+		slugs[l.ID] = l.Slug
+	}
+	err := db.write(ctx, func(tx *Tx) error {
+		counts, notices = ImportCounts{}, nil
+		b := &importBatch{tx: tx, slugs: slugs, rows: rows}
+		if err := b.load(ctx); err != nil {
+			return err
+		}
+		b.plan()
+		if err := b.apply(ctx); err != nil {
+			return err
+		}
+		counts, notices = b.counts, b.notices
+		return nil
+	})
+	return counts, notices, err
+}
+
+type importBatch struct {
+	tx      *Tx
+	slugs   map[int64]string
+	rows    []ImportRow
+	subs    map[string]*importSub              // by key
+	state   map[int64]map[int64]importSubState // subscriber → list → state
+	supp    map[string]bool                    // by key
+	counts  ImportCounts
+	notices []ImportNotice
+
+	// planned writes
+	upserts   []int // row indexes whose subscriber row is written
+	names     []string
+	attrs     []string
+	subWrites []subWrite
+	events    []eventWrite
+	suppress  []string // keys
+}
+
+type subWrite struct {
+	row         int
+	list        int64
+	status      string
+	confirmedAt any
+	unsubAt     any
+}
+
+type eventWrite struct {
+	row    int
+	at     time.Time
+	actor  string
+	ip     string
+	lists  string
+	detail string
+}
+
+func (b *importBatch) load(ctx context.Context) error {
+	tx := b.tx
+	b.subs = make(map[string]*importSub, len(b.rows))
+	b.state = map[int64]map[int64]importSubState{}
+	b.supp = map[string]bool{}
+	keys := make([]any, len(b.rows))
+	hashes := make([]any, len(b.rows))
+	byHash := make(map[string]string, len(b.rows))
+	for i := range b.rows {
+		keys[i] = b.rows[i].Key
+		h := tx.db.SuppressionHash(b.rows[i].Key)
+		hashes[i] = h
+		byHash[h] = b.rows[i].Key
+	}
+	rows, err := tx.query(ctx, `SELECT id, email_key, name, attributes FROM subscribers WHERE email_key IN (`+placeholders(len(keys))+`)`, keys...)
+	if err != nil {
+		return err
+	}
+	var ids []any
+	for rows.Next() {
+		var s importSub
+		var key string
+		if err := rows.Scan(&s.id, &key, &s.name, &s.attrs); err != nil {
+			rows.Close()
+			return err
+		}
+		b.subs[key] = &s
+		ids = append(ids, s.id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		args := append([]any(nil), ids...)
+		listArgs := make([]any, 0, len(b.slugs))
+		for id := range b.slugs {
+			listArgs = append(listArgs, id)
+		}
+		args = append(args, listArgs...)
+		rows, err := tx.query(ctx, `SELECT subscriber_id, list_id, status, updated_at FROM subscriptions
+			WHERE subscriber_id IN (`+placeholders(len(ids))+`) AND list_id IN (`+placeholders(len(listArgs))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var sid, lid int64
+			var st importSubState
+			if err := rows.Scan(&sid, &lid, &st.status, &st.updatedAt); err != nil {
+				rows.Close()
+				return err
+			}
+			st.updatedAt = st.updatedAt.UTC()
+			if b.state[sid] == nil {
+				b.state[sid] = map[int64]importSubState{}
+			}
+			b.state[sid][lid] = st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	rows, err = tx.query(ctx, `SELECT hash FROM suppressions WHERE hash IN (`+placeholders(len(hashes))+`)`, hashes...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return err
+		}
+		b.supp[byHash[h]] = true
+	}
+	return rows.Err()
+}
+
+func (b *importBatch) notice(r *ImportRow, format string, args ...any) {
+	b.notices = append(b.notices, ImportNotice{File: r.File, Line: r.Line, Message: fmt.Sprintf(format, args...)})
+}
+
+// rowTime is the latest time the export gives for a subscribed row.
+func rowTime(r *ImportRow) time.Time {
+	t := r.OptinAt
+	for _, x := range []time.Time{r.ConfirmAt, r.ChangedAt} {
+		if x.After(t) {
+			t = x
+		}
+	}
+	return t
+}
+
+func (b *importBatch) plan() {
+	now := b.tx.now
+	for i := range b.rows {
+		r := &b.rows[i]
+		b.counts.Rows++
+		ex := b.subs[r.Key]
+		suppressed := b.supp[r.Key]
+		if r.Status == herald.StatusConfirmed && suppressed {
+			b.counts.Refused++
+			b.notice(r, "%s is suppressed in Herald (erased, bounced or reported): not subscribed", r.Email)
+			continue
+		}
+		var st map[int64]importSubState
+		if ex != nil {
+			st = b.state[ex.id]
+		}
+		var changedSlugs []string
+		var newSub []bool
+		var writes []subWrite
+		refused := 0
+		for _, lid := range r.Lists {
+			cur, has := st[lid]
+			w := subWrite{row: i, list: lid, status: r.Status}
+			switch r.Status {
+			case herald.StatusConfirmed:
+				if has && cur.status == herald.StatusConfirmed {
+					continue
+				}
+				if has && cur.status == herald.StatusUnsubscribed && !rowTime(r).After(cur.updatedAt) {
+					refused++
+					b.notice(r, "%s unsubscribed from %s in Herald after the export's time: left unsubscribed", r.Email, b.slugs[lid])
+					continue
+				}
+				w.confirmedAt = firstTime(r.ConfirmAt, r.OptinAt, now)
+			default:
+				if has && cur.status == herald.StatusUnsubscribed {
+					continue
+				}
+				w.unsubAt = firstTime(r.StatusAt, now)
+			}
+			writes = append(writes, w)
+			changedSlugs = append(changedSlugs, b.slugs[lid])
+			newSub = append(newSub, !has)
+		}
+		// The subscriber row: new, or changed name or attributes.
+		name, attrs, subChanged := "", "", ex == nil
+		if ex == nil {
+			name = r.Name
+			attrs = mergeAttrs("", r.Attributes)
+		} else {
+			name, attrs = ex.name, ex.attrs
+			if r.Name != "" && r.Name != ex.name {
+				name, subChanged = r.Name, true
+			}
+			if len(r.Attributes) > 0 {
+				if a := mergeAttrs(ex.attrs, r.Attributes); a != ex.attrs {
+					attrs, subChanged = a, true
+				}
+			}
+		}
+		newlySuppressed := r.Suppress && !suppressed
+		if !subChanged && len(writes) == 0 && !newlySuppressed {
+			if refused > 0 && refused == len(r.Lists) {
+				b.counts.Refused++
+			} else {
+				b.counts.Unchanged++
+			}
+			continue
+		}
+		if ex == nil && len(writes) == 0 && !newlySuppressed {
+			b.counts.Refused++
+			continue
+		}
+		switch {
+		case ex == nil:
+			b.counts.Added++
+		default:
+			b.counts.Updated++
+		}
+		if subChanged || ex == nil {
+			b.upserts = append(b.upserts, i)
+			b.names = append(b.names, name)
+			b.attrs = append(b.attrs, attrs)
+		}
+		b.subWrites = append(b.subWrites, writes...)
+		if len(writes) > 0 {
+			b.planEvents(i, r, strings.Join(changedSlugs, ","), anyTrue(newSub))
+			if r.Status != herald.StatusConfirmed {
+				b.counts.Unsubscribed++
+			}
+		}
+		if newlySuppressed {
+			b.suppress = append(b.suppress, r.Key)
+			b.counts.Suppressed++
+			b.supp[r.Key] = true
+		}
+	}
+}
+
+func anyTrue(bs []bool) bool {
+	for _, b := range bs {
+		if b {
+			return true
+		}
+	}
+	return false
+}
+
+func firstTime(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// planEvents adds the consent events of a row whose subscriptions changed:
+// the original opt-in and confirmation with their times and IPs (for a
+// new subscription, or one that becomes confirmed), and the unsubscribe or
+// cleaning.
+func (b *importBatch) planEvents(i int, r *ImportRow, lists string, newSub bool) {
+	from := fmt.Sprintf("imported from %s line %d", r.File, r.Line)
+	history := r.Status == herald.StatusConfirmed || newSub
+	if history {
+		if !r.OptinAt.IsZero() {
+			b.events = append(b.events, eventWrite{row: i, at: r.OptinAt, actor: herald.ActorMailchimp, ip: r.OptinIP, lists: lists,
+				detail: importOptinDetail + " (" + from + ")"})
+		}
+		if !r.ConfirmAt.IsZero() {
+			b.events = append(b.events, eventWrite{row: i, at: r.ConfirmAt, actor: herald.ActorMailchimp, ip: r.ConfirmIP, lists: lists,
+				detail: importConfirmDetail + " (" + from + ")"})
+		}
+		if r.Status == herald.StatusConfirmed && r.OptinAt.IsZero() && r.ConfirmAt.IsZero() {
+			b.events = append(b.events, eventWrite{row: i, at: b.tx.now, actor: herald.ActorOperator, lists: lists,
+				detail: "subscribed at Mailchimp, without opt-in time in the export (" + from + ")"})
+		}
+	}
+	if r.Status != herald.StatusConfirmed {
+		note := r.StatusNote
+		if note == "" {
+			note = "unsubscribed at Mailchimp"
+		}
+		b.events = append(b.events, eventWrite{row: i, at: firstTime(r.StatusAt, b.tx.now), actor: herald.ActorMailchimp, lists: lists,
+			detail: note + " (" + from + ")"})
+	}
+}
+
+// mergeAttrs merges imported merge fields into a subscriber's attributes
+// (JSON), returning the new JSON; keys are sorted, so equal attributes give
+// equal text.
+func mergeAttrs(cur string, add map[string]string) string {
+	if len(add) == 0 {
+		if cur == "" {
+			return "{}"
+		}
+		return cur
+	}
+	m := map[string]any{}
+	if cur != "" && cur != "{}" {
+		_ = json.Unmarshal([]byte(cur), &m)
+	}
+	changed := false
+	for k, v := range add {
+		if old, ok := m[k]; !ok || old != v {
+			m[k] = v
+			changed = true
+		}
+	}
+	if !changed && cur != "" {
+		return cur
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return cur
+	}
+	return string(out)
+}
+
+func (b *importBatch) apply(ctx context.Context) error {
+	tx := b.tx
+	now := tx.now
+	ids := make(map[string]int64, len(b.rows))
+	for k, s := range b.subs {
+		ids[k] = s.id
+	}
+	if len(b.upserts) > 0 {
+		args := make([]any, 0, len(b.upserts)*6)
+		for j, i := range b.upserts {
+			r := &b.rows[i]
+			args = append(args, r.Email, r.Key, b.names[j], b.attrs[j], now, now)
+		}
+		err := queryValues(ctx, tx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at) VALUES `,
+			` ON CONFLICT (email_key) DO UPDATE SET name = excluded.name, attributes = excluded.attributes, updated_at = excluded.updated_at
+			RETURNING id, email_key`, 6, args, func(sc func(...any) error) error {
+				var id int64
+				var key string
+				if err := sc(&id, &key); err != nil {
+					return err
+				}
+				ids[key] = id
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	if len(b.subWrites) > 0 {
+		args := make([]any, 0, len(b.subWrites)*7)
+		for _, w := range b.subWrites {
+			args = append(args, ids[b.rows[w.row].Key], w.list, w.status, now, now, w.confirmedAt, w.unsubAt)
+		}
+		if err := execValues(ctx, tx, `INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at) VALUES `,
+			` ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
+				confirmed_at = COALESCE(excluded.confirmed_at, subscriptions.confirmed_at),
+				unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscriptions.unsubscribed_at)`, 7, args); err != nil {
+			return err
+		}
+	}
+	if len(b.events) > 0 {
+		args := make([]any, 0, len(b.events)*7)
+		for _, e := range b.events {
+			args = append(args, ids[b.rows[e.row].Key], herald.ConsentImport, e.actor, e.at, clip(e.ip, 64), e.lists, clip(e.detail, 1000))
+		}
+		if err := execValues(ctx, tx, `INSERT INTO consent_events (subscriber_id, kind, actor, created_at, ip, lists, detail) VALUES `, ``, 7, args); err != nil {
+			return err
+		}
+	}
+	for _, key := range b.suppress {
+		if err := suppress(ctx, tx, key, "mailchimp import: cleaned or reported"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// valuesSQL returns "(?, ?, …), (…)" for n rows of cols values.
+func valuesSQL(n, cols int) string {
+	one := "(" + placeholders(cols) + ")"
+	var sb strings.Builder
+	sb.Grow(n * (len(one) + 2))
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(one)
+	}
+	return sb.String()
+}
+
+// execValues runs head + VALUES rows + tail over args (cols per row), in
+// as few statements as the parameter limit allows.
+func execValues(ctx context.Context, tx *Tx, head, tail string, cols int, args []any) error {
+	per := maxParams / cols
+	for start := 0; start < len(args); start += per * cols {
+		end := min(len(args), start+per*cols)
+		if _, err := tx.exec(ctx, head+valuesSQL((end-start)/cols, cols)+tail, args[start:end]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queryValues is execValues for statements that return rows.
+func queryValues(ctx context.Context, tx *Tx, head, tail string, cols int, args []any, scan func(func(...any) error) error) error {
+	per := maxParams / cols
+	for start := 0; start < len(args); start += per * cols {
+		end := min(len(args), start+per*cols)
+		rows, err := tx.query(ctx, head+valuesSQL((end-start)/cols, cols)+tail, args[start:end]...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows.Scan); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

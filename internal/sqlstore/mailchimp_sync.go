@@ -1,0 +1,665 @@
+package sqlstore
+
+// Herald → Mailchimp. Every change to a subscription of a connected list
+// (confirmation, unsubscribe, erasure, profile change) queues a job in the
+// transaction that makes the change, so the call to Mailchimp happens if
+// and only if the change is committed, and survives any crash. Changes that
+// came from Mailchimp (actor "mailchimp") queue nothing.
+//
+// Jobs about one member run in the order they were queued: each carries the
+// member's key (mailchimp_sync_keys), and a job waits while an older one
+// for the same member is unfinished. A confirmation followed at once by an
+// unsubscribe therefore reaches Mailchimp as a PUT and then a PATCH, never
+// the other way round.
+//
+// Payloads hold the address encrypted (the same AES-GCM key as the API key)
+// and no other personal data: an upsert reads the name and the consent
+// metadata when it runs, and skips a subscriber erased in the meantime.
+// Erasure deletes the subscriber's queued (and failed) jobs and queues one
+// delete-permanent per audience, whose encrypted address goes with the job
+// when it completes.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// Job kinds of the Mailchimp sync.
+const (
+	JobMailchimpMember  = "mailchimp_member"  // MailchimpMemberJob: one member, one call
+	JobMailchimpSync    = "mailchimp_sync"    // MailchimpSyncJob: reconcile a whole list (batch endpoint)
+	JobMailchimpWebhook = "mailchimp_webhook" // MailchimpWebhookJob: register or remove Herald's webhook
+)
+
+// Operations of a member job.
+const (
+	MailchimpUpsert      = "upsert"      // PUT members/{hash}: subscribed, names, consent metadata, interest
+	MailchimpUnsubscribe = "unsubscribe" // PATCH status unsubscribed, or the interest off
+	MailchimpDelete      = "delete"      // POST …/actions/delete-permanent (erasure)
+)
+
+// mailchimpMaxAttempts lets a sync job ride out a day-long outage: the
+// handlers' own backoff caps at 30 minutes.
+const mailchimpMaxAttempts = 40
+
+// MailchimpMemberJob is the payload of a JobMailchimpMember job.
+type MailchimpMemberJob struct {
+	Op           string `json:"op"`
+	ListID       int64  `json:"list_id"`
+	AudienceID   string `json:"audience_id"`
+	InterestID   string `json:"interest_id,omitempty"`
+	SubscriberID int64  `json:"subscriber_id"`
+	SealedEmail  string `json:"email_sealed"`
+	MemberKey    string `json:"member_key"`
+
+	Email string `json:"-"` // decrypted by MailchimpMemberOp
+}
+
+// MailchimpSyncJob is the payload of a JobMailchimpSync job.
+type MailchimpSyncJob struct {
+	ListID int64 `json:"list_id"`
+}
+
+// MailchimpWebhookJob is the payload of a JobMailchimpWebhook job.
+type MailchimpWebhookJob struct {
+	ListID     int64  `json:"list_id"`
+	Action     string `json:"action"` // register, remove
+	AudienceID string `json:"audience_id"`
+	WebhookID  string `json:"webhook_id,omitempty"`
+}
+
+func enqueueMailchimpJob(ctx context.Context, tx *Tx, kind string, payload any) error {
+	_, err := enqueueMailchimpJobID(ctx, tx, kind, payload)
+	return err
+}
+
+func enqueueMailchimpJobID(ctx context.Context, tx *Tx, kind string, payload any) (int64, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	if err := tx.queryRow(ctx, `INSERT INTO jobs (kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
+		VALUES (?, ?, 'pending', 0, ?, ?, ?, ?) RETURNING id`, kind, string(b), mailchimpMaxAttempts, tx.now, tx.now, tx.now).Scan(&id); err != nil {
+		return 0, tx.db.dialect.translate(err)
+	}
+	tx.afterCommit(tx.db.wakeWorkers)
+	return id, nil
+}
+
+// mcTarget is the part of a link a member job needs.
+type mcTarget struct {
+	listID     int64
+	audienceID string
+	interestID string
+}
+
+func enqueueMember(ctx context.Context, tx *Tx, op string, t mcTarget, subID int64, email string) error {
+	sealed, err := tx.db.seal(email)
+	if err != nil {
+		return err
+	}
+	key := tx.db.mailchimpMemberKey(t.audienceID, strings.ToLower(email))
+	id, err := enqueueMailchimpJobID(ctx, tx, JobMailchimpMember, MailchimpMemberJob{
+		Op: op, ListID: t.listID, AudienceID: t.audienceID, InterestID: t.interestID,
+		SubscriberID: subID, SealedEmail: sealed, MemberKey: key,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO mailchimp_sync_keys (job_id, member_key, subscriber_id) VALUES (?, ?, ?)`, id, key, subID)
+	return err
+}
+
+// targetsOf returns the links of those of listIDs that are connected.
+func targetsOf(ctx context.Context, tx *Tx, listIDs []int64) ([]mcTarget, error) {
+	if len(listIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(listIDs))
+	for i, id := range listIDs {
+		args[i] = id
+	}
+	rows, err := tx.query(ctx, `SELECT list_id, audience_id, interest_id FROM mailchimp_lists WHERE list_id IN (`+placeholders(len(args))+`) ORDER BY list_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mcTarget
+	for rows.Next() {
+		var t mcTarget
+		if err := rows.Scan(&t.listID, &t.audienceID, &t.interestID); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func subscriberEmail(ctx context.Context, tx *Tx, subID int64) (string, error) {
+	var email string
+	err := tx.queryRow(ctx, `SELECT email FROM subscribers WHERE id = ?`, subID).Scan(&email)
+	if isNoRows(err) {
+		return "", notFound("Subscriber")
+	}
+	return email, err
+}
+
+// mcChanged queues op for each of listIDs that is connected to Mailchimp,
+// unless the change came from Mailchimp itself.
+func mcChanged(ctx context.Context, tx *Tx, op string, subID int64, listIDs []int64, m Meta) error {
+	if m.Actor == herald.ActorMailchimp || len(listIDs) == 0 {
+		return nil
+	}
+	targets, err := targetsOf(ctx, tx, listIDs)
+	if err != nil || len(targets) == 0 {
+		return err
+	}
+	email, err := subscriberEmail(ctx, tx, subID)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if err := enqueueMember(ctx, tx, op, t, subID, email); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mcConfirmed queues the upsert of a subscriber whose subscriptions to
+// listIDs were just confirmed.
+func mcConfirmed(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Meta) error {
+	return mcChanged(ctx, tx, MailchimpUpsert, subID, listIDs, m)
+}
+
+// mcUnsubscribed queues the unsubscribe of a subscriber who just left listIDs.
+func mcUnsubscribed(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Meta) error {
+	return mcChanged(ctx, tx, MailchimpUnsubscribe, subID, listIDs, m)
+}
+
+// mcProfileChanged is called after an operator changed a subscriber's name
+// or address: their confirmed members are upserted again, and when the
+// address changed, the member of the old address is unsubscribed.
+func mcProfileChanged(ctx context.Context, tx *Tx, subID int64, oldEmail, newEmail string, m Meta) error {
+	if m.Actor == herald.ActorMailchimp {
+		return nil
+	}
+	rows, err := tx.query(ctx, `SELECT ml.list_id, ml.audience_id, ml.interest_id FROM subscriptions s
+		JOIN mailchimp_lists ml ON ml.list_id = s.list_id WHERE s.subscriber_id = ? AND s.status = 'confirmed' ORDER BY ml.list_id`, subID)
+	if err != nil {
+		return err
+	}
+	var targets []mcTarget
+	for rows.Next() {
+		var t mcTarget
+		if err := rows.Scan(&t.listID, &t.audienceID, &t.interestID); err != nil {
+			rows.Close()
+			return err
+		}
+		targets = append(targets, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if !strings.EqualFold(oldEmail, newEmail) {
+			if err := enqueueMember(ctx, tx, MailchimpUnsubscribe, t, subID, oldEmail); err != nil {
+				return err
+			}
+		}
+		if err := enqueueMember(ctx, tx, MailchimpUpsert, t, subID, newEmail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mcErasing runs in the erasure's transaction, before the subscriber row
+// goes: it drops the subscriber's queued and failed sync jobs (which hold
+// their address) and queues one delete-permanent per audience the
+// subscriber may be a member of.
+func mcErasing(ctx context.Context, tx *Tx, subID int64, email string) error {
+	if _, err := tx.exec(ctx, `DELETE FROM jobs WHERE status <> 'running'
+		AND id IN (SELECT job_id FROM mailchimp_sync_keys WHERE subscriber_id = ?)`, subID); err != nil {
+		return err
+	}
+	rows, err := tx.query(ctx, `SELECT ml.list_id, ml.audience_id FROM subscriptions s JOIN mailchimp_lists ml ON ml.list_id = s.list_id
+		WHERE s.subscriber_id = ? AND (s.status <> 'pending' OR s.confirmed_at IS NOT NULL) ORDER BY ml.list_id`, subID)
+	if err != nil {
+		return err
+	}
+	var targets []mcTarget
+	seen := map[string]bool{}
+	for rows.Next() {
+		var t mcTarget
+		if err := rows.Scan(&t.listID, &t.audienceID); err != nil {
+			rows.Close()
+			return err
+		}
+		if !seen[t.audienceID] {
+			seen[t.audienceID] = true
+			targets = append(targets, t)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if err := enqueueMember(ctx, tx, MailchimpDelete, t, subID, email); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MailchimpMemberOp decodes a member job and decrypts its address.
+func (db *DB) MailchimpMemberOp(job herald.Job) (*MailchimpMemberJob, error) {
+	var p MailchimpMemberJob
+	if err := json.Unmarshal(job.Payload, &p); err != nil {
+		return nil, fmt.Errorf("bad payload: %w", err)
+	}
+	email, err := db.unseal(p.SealedEmail)
+	if err != nil {
+		return nil, err
+	}
+	p.Email = email
+	return &p, nil
+}
+
+// MailchimpJobWait reports whether an older unfinished job for the same
+// member must run first, and roughly how long to wait before asking again.
+// Jobs that failed for good do not hold the others back.
+func (db *DB) MailchimpJobWait(ctx context.Context, jobID int64, memberKey string) (bool, time.Duration, error) {
+	var wait time.Duration
+	var blocked bool
+	err := db.read(ctx, func(tx *Tx) error {
+		var status string
+		var runAt time.Time
+		err := tx.queryRow(ctx, `SELECT j.status, j.run_at FROM mailchimp_sync_keys k JOIN jobs j ON j.id = k.job_id
+			WHERE k.member_key = ? AND k.job_id < ? AND j.status <> 'failed' ORDER BY k.job_id LIMIT 1`, memberKey, jobID).Scan(&status, &runAt)
+		if isNoRows(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		blocked = true
+		wait = 250 * time.Millisecond
+		if d := runAt.Sub(tx.now); status == herald.JobPending && d > 0 {
+			wait += d
+		}
+		wait = min(wait, time.Minute)
+		return nil
+	})
+	return blocked, wait, err
+}
+
+// SnoozeJob puts a running job back to run at runAt without counting the
+// attempt: it did not try, it waited its turn.
+func (db *DB) SnoozeJob(ctx context.Context, id int64, runAt time.Time) error {
+	return db.write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE jobs SET status = 'pending', run_at = ?, lease_until = NULL,
+			attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ? WHERE id = ?`, runAt.UTC(), tx.now, id)
+		return err
+	})
+}
+
+// MailchimpMemberData is what an upsert tells Mailchimp about a subscriber,
+// read when the job runs.
+type MailchimpMemberData struct {
+	Email    string
+	Name     string
+	Status   string // the subscription's status now ("" if there is none)
+	SignupIP string
+	SignupAt time.Time
+	OptIP    string
+	OptAt    time.Time
+}
+
+// MailchimpMemberData returns a subscriber's name and the consent metadata
+// of their subscription to a list: where and when they signed up and
+// confirmed, from the consent ledger. ENOTFOUND once they are erased.
+func (db *DB) MailchimpMemberData(ctx context.Context, subID, listID int64) (*MailchimpMemberData, error) {
+	var d *MailchimpMemberData
+	err := db.read(ctx, func(tx *Tx) error {
+		var slug string
+		if err := tx.queryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil && !isNoRows(err) {
+			return err
+		}
+		metas, err := memberMeta(ctx, tx, []int64{subID}, listID, slug)
+		if err != nil {
+			return err
+		}
+		if d = metas[subID]; d == nil {
+			return notFound("Subscriber")
+		}
+		return nil
+	})
+	return d, err
+}
+
+// memberMeta reads, for several subscribers, their address, name,
+// subscription status and consent metadata for one list.
+func memberMeta(ctx context.Context, tx *Tx, subIDs []int64, listID int64, slug string) (map[int64]*MailchimpMemberData, error) {
+	out := make(map[int64]*MailchimpMemberData, len(subIDs))
+	if len(subIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(subIDs)+1)
+	args = append(args, listID)
+	for _, id := range subIDs {
+		args = append(args, id)
+	}
+	in := placeholders(len(subIDs))
+	rows, err := tx.query(ctx, `SELECT sub.id, sub.email, sub.name, COALESCE(s.status, ''), s.confirmed_at FROM subscribers sub
+		LEFT JOIN subscriptions s ON s.subscriber_id = sub.id AND s.list_id = ? WHERE sub.id IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var d MailchimpMemberData
+		var confirmed sql.NullTime
+		if err := rows.Scan(&id, &d.Email, &d.Name, &d.Status, &confirmed); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if confirmed.Valid {
+			d.OptAt = confirmed.Time.UTC()
+		}
+		out[id] = &d
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = tx.query(ctx, `SELECT subscriber_id, kind, actor, created_at, ip, lists, detail FROM consent_events
+		WHERE subscriber_id IN (`+in+`) AND kind IN ('signup_request', 'preference_change', 'operator_add', 'confirmation', 'import')
+		ORDER BY id`, args[1:]...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var kind, actor, ip, lists, detail string
+		var at time.Time
+		if err := rows.Scan(&id, &kind, &actor, &at, &ip, &lists, &detail); err != nil {
+			return nil, err
+		}
+		d := out[id]
+		if d == nil || !hasSlug(lists, slug) {
+			continue
+		}
+		at = at.UTC()
+		switch {
+		case kind == herald.ConsentConfirm, kind == herald.ConsentImport && strings.HasPrefix(detail, importConfirmDetail):
+			d.OptIP, d.OptAt = ip, at
+		case kind == herald.ConsentImport && strings.HasPrefix(detail, importOptinDetail), kind != herald.ConsentImport:
+			d.SignupIP, d.SignupAt = ip, at
+		}
+	}
+	return out, rows.Err()
+}
+
+func hasSlug(lists, slug string) bool {
+	for lists != "" {
+		var s string
+		s, lists, _ = strings.Cut(lists, ",")
+		if s == slug {
+			return true
+		}
+	}
+	return false
+}
+
+// MailchimpMarkPending records Mailchimp's refusal to subscribe a member
+// in compliance state: the subscription goes back to pending (the reader
+// confirms through the mail Mailchimp sends; its "subscribe" webhook then
+// confirms it here), with the reason in the ledger.
+func (db *DB) MailchimpMarkPending(ctx context.Context, subID, listID int64, detail string) error {
+	return db.write(ctx, func(tx *Tx) error {
+		var slug string
+		if err := tx.queryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil {
+			if isNoRows(err) {
+				return nil
+			}
+			return err
+		}
+		res, err := tx.exec(ctx, `UPDATE subscriptions SET status = 'pending', updated_at = ?
+			WHERE subscriber_id = ? AND list_id = ? AND status = 'confirmed'`, tx.now, subID, listID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return addConsent(ctx, tx, subID, herald.ConsentResubscribed, Meta{Actor: herald.ActorMailchimp, Detail: detail}, []string{slug}, nil)
+	})
+}
+
+// StartMailchimpSync queues a bulk reconciliation of a connected list. A
+// sync already queued or running is left alone and returned.
+func (db *DB) StartMailchimpSync(ctx context.Context, idOrSlug string) (*MailchimpLink, error) {
+	var k *MailchimpLink
+	err := db.write(ctx, func(tx *Tx) error {
+		l, err := getList(ctx, tx, idOrSlug)
+		if err != nil {
+			return err
+		}
+		if k, err = mailchimpLink(ctx, tx, l.ID); err != nil {
+			return err
+		}
+		if k.Sync.State == "queued" || k.Sync.State == "running" {
+			return nil
+		}
+		if _, err := tx.exec(ctx, `UPDATE mailchimp_lists SET sync_state = 'queued', sync_cursor = 0, sync_members = 0, sync_created = 0,
+			sync_updated = 0, sync_errors = 0, sync_error = '', sync_started_at = ?, sync_finished_at = NULL WHERE list_id = ?`, tx.now, l.ID); err != nil {
+			return err
+		}
+		if err := enqueueMailchimpJob(ctx, tx, JobMailchimpSync, MailchimpSyncJob{ListID: l.ID}); err != nil {
+			return err
+		}
+		k, err = mailchimpLink(ctx, tx, l.ID)
+		return err
+	})
+	return k, err
+}
+
+// MailchimpLinkByID returns a list's link by list id.
+func (db *DB) MailchimpLinkByID(ctx context.Context, listID int64) (*MailchimpLink, error) {
+	var k *MailchimpLink
+	err := db.read(ctx, func(tx *Tx) (err error) {
+		k, err = mailchimpLink(ctx, tx, listID)
+		return err
+	})
+	return k, err
+}
+
+// SyncCursor is where the list's bulk sync has got to (a subscriber id).
+func (k *MailchimpLink) SyncCursor() int64 { return k.Sync.cursor }
+
+// MailchimpSyncMember is one subscriber of a bulk sync page.
+type MailchimpSyncMember struct {
+	SubscriberID int64
+	MailchimpMemberData
+}
+
+// MailchimpSyncPage returns up to n subscribers of a list with a confirmed
+// or unsubscribed subscription and an id above after, by id (keyset), with
+// their consent metadata, and the time the page was read.
+func (db *DB) MailchimpSyncPage(ctx context.Context, listID, after int64, n int) ([]MailchimpSyncMember, time.Time, error) {
+	var out []MailchimpSyncMember
+	var readAt time.Time
+	err := db.read(ctx, func(tx *Tx) error {
+		readAt = tx.now
+		var slug string
+		if err := tx.queryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil {
+			if isNoRows(err) {
+				return notFound("List")
+			}
+			return err
+		}
+		rows, err := tx.query(ctx, `SELECT subscriber_id FROM subscriptions WHERE list_id = ? AND subscriber_id > ?
+			AND status IN ('confirmed', 'unsubscribed') ORDER BY subscriber_id LIMIT ?`, listID, after, n)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		metas, err := memberMeta(ctx, tx, ids, listID, slug)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if d := metas[id]; d != nil {
+				out = append(out, MailchimpSyncMember{SubscriberID: id, MailchimpMemberData: *d})
+			}
+		}
+		return nil
+	})
+	return out, readAt, err
+}
+
+// MailchimpSyncProgress records a bulk sync's progress. state is
+// "running", "done" or "failed".
+func (db *DB) MailchimpSyncProgress(ctx context.Context, listID, cursor int64, st MailchimpSyncState) error {
+	return db.write(ctx, func(tx *Tx) error {
+		var finished any
+		if st.State == "done" || st.State == "failed" {
+			finished = tx.now
+		}
+		_, err := tx.exec(ctx, `UPDATE mailchimp_lists SET sync_state = ?, sync_cursor = ?, sync_members = ?, sync_created = ?,
+			sync_updated = ?, sync_errors = ?, sync_error = ?, sync_finished_at = ? WHERE list_id = ?`,
+			st.State, cursor, st.Members, st.Created, st.Updated, st.Errors, clip(st.LastError, 1000), finished, listID)
+		return err
+	})
+}
+
+// MailchimpResyncChanged queues member jobs for those of subIDs whose
+// subscription to the list changed after since: a bulk sync read them
+// before the change, and its batch may have reached Mailchimp after the
+// change's own job. It reports how many it queued.
+func (db *DB) MailchimpResyncChanged(ctx context.Context, listID int64, subIDs []int64, since time.Time) (int, error) {
+	if len(subIDs) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := db.write(ctx, func(tx *Tx) error {
+		targets, err := targetsOf(ctx, tx, []int64{listID})
+		if err != nil || len(targets) == 0 {
+			return err
+		}
+		args := []any{listID, since}
+		for _, id := range subIDs {
+			args = append(args, id)
+		}
+		rows, err := tx.query(ctx, `SELECT s.subscriber_id, s.status, sub.email FROM subscriptions s JOIN subscribers sub ON sub.id = s.subscriber_id
+			WHERE s.list_id = ? AND s.updated_at >= ? AND s.subscriber_id IN (`+placeholders(len(subIDs))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		type ch struct {
+			id            int64
+			status, email string
+		}
+		var changes []ch
+		for rows.Next() {
+			var c ch
+			if err := rows.Scan(&c.id, &c.status, &c.email); err != nil {
+				rows.Close()
+				return err
+			}
+			changes = append(changes, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range changes {
+			op := MailchimpUnsubscribe
+			if c.status == herald.StatusConfirmed {
+				op = MailchimpUpsert
+			}
+			if err := enqueueMember(ctx, tx, op, targets[0], c.id, c.email); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// MailchimpWebhookOp decodes a webhook job.
+func MailchimpWebhookOp(job herald.Job) (*MailchimpWebhookJob, error) {
+	var p MailchimpWebhookJob
+	if err := json.Unmarshal(job.Payload, &p); err != nil {
+		return nil, fmt.Errorf("bad payload: %w", err)
+	}
+	return &p, nil
+}
+
+// listsBySlug returns those of lists whose slug is in slugs.
+func listsBySlug(lists []*herald.List, slugs []string) []*herald.List {
+	var out []*herald.List
+	for _, l := range lists {
+		for _, s := range slugs {
+			if l.Slug == s {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func listIDs(lists []*herald.List) []int64 {
+	ids := make([]int64, len(lists))
+	for i, l := range lists {
+		ids[i] = l.ID
+	}
+	return ids
+}
+
+func subscriptionStatus(ctx context.Context, tx *Tx, subID, listID int64) (string, error) {
+	var st string
+	err := tx.queryRow(ctx, `SELECT status FROM subscriptions WHERE subscriber_id = ? AND list_id = ?`, subID, listID).Scan(&st)
+	if isNoRows(err) {
+		return "", nil
+	}
+	return st, err
+}
+
+// mcStatusSet queues what an operator's change of a subscription's status
+// means for Mailchimp.
+func mcStatusSet(ctx context.Context, tx *Tx, subID, listID int64, prev, next string, m Meta) error {
+	switch {
+	case prev == next:
+		return nil
+	case next == herald.StatusConfirmed:
+		return mcConfirmed(ctx, tx, subID, []int64{listID}, m)
+	case prev == herald.StatusConfirmed:
+		return mcUnsubscribed(ctx, tx, subID, []int64{listID}, m)
+	}
+	return nil
+}
