@@ -30,6 +30,28 @@ func (p permanent) Unwrap() error { return p.err }
 // Permanent marks err as not worth retrying.
 func Permanent(err error) error { return permanent{err} }
 
+// delayed is an error that says when to run the job again.
+type delayed struct {
+	err   error
+	after time.Duration
+	free  bool // the run does not count as an attempt
+}
+
+func (d delayed) Error() string { return d.err.Error() }
+func (d delayed) Unwrap() error { return d.err }
+
+// RetryAfter retries the job after d instead of the worker's backoff: for
+// a server that said when to come back (HTTP Retry-After), or a handler
+// with a backoff of its own. The run counts as an attempt.
+func RetryAfter(err error, d time.Duration) error { return delayed{err: err, after: max(d, 0)} }
+
+// Snooze runs the job again after d without counting this run as an
+// attempt: the handler did not try, it waited its turn (another job must
+// go first, or a resource was busy).
+func Snooze(d time.Duration, why string) error {
+	return delayed{err: errors.New(why), after: max(d, 0), free: true}
+}
+
 // Worker claims and runs jobs.
 type Worker struct {
 	DB          *sqlstore.DB
@@ -167,7 +189,14 @@ func (w *Worker) run(ctx context.Context, j herald.Job, done chan<- int64) {
 		return
 	}
 	var p permanent
+	var dl delayed
 	bg := context.WithoutCancel(ctx)
+	if errors.As(err, &dl) && dl.free {
+		if serr := w.DB.SnoozeJob(bg, j.ID, w.DB.Now().Add(dl.after)); serr != nil {
+			w.Log.Error("rescheduling job", "job", j.ID, "err", serr)
+		}
+		return
+	}
 	if errors.As(err, &p) || j.Attempts >= j.MaxAttempts {
 		w.Log.Error("job failed for good", "job", j.ID, "kind", j.Kind, "attempts", j.Attempts, "err", err)
 		if ferr := w.DB.FailJob(bg, j.ID, err.Error()); ferr != nil {
@@ -176,6 +205,9 @@ func (w *Worker) run(ctx context.Context, j herald.Job, done chan<- int64) {
 		return
 	}
 	delay := w.Backoff(j.Attempts)
+	if errors.As(err, &dl) {
+		delay = dl.after
+	}
 	w.Log.Warn("job will be retried", "job", j.ID, "kind", j.Kind, "attempt", j.Attempts, "in", delay.Round(time.Second), "err", err)
 	if rerr := w.DB.RetryJob(bg, j.ID, w.DB.Now().Add(delay), err.Error()); rerr != nil {
 		w.Log.Error("rescheduling job", "job", j.ID, "err", rerr)
