@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -183,8 +182,9 @@ type SignupRequest struct {
 const MaxEmailLength = 254
 
 // NormalizeEmail validates an address and returns it trimmed, plus the key
-// under which it is unique (lower-cased). It accepts only a bare addr-spec:
-// no display name, no comments, no CR/LF.
+// under which it is unique (lower-cased). It accepts only a bare addr-spec
+// in printable ASCII, as internal/mail can send it: no display name, no
+// comments, no CR/LF, no internationalised addresses.
 func NormalizeEmail(s string) (addr, key string, err error) {
 	s = strings.TrimSpace(s)
 	bad := FieldError("email", "Please enter a valid email address.")
@@ -199,12 +199,14 @@ func NormalizeEmail(s string) (addr, key string, err error) {
 	if !strings.Contains(domain, ".") && domain != "localhost" || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
 		return "", "", bad
 	}
-	for _, r := range s {
-		// No controls, and no Unicode spaces or invisible format characters
-		// (NBSP, U+2028, zero-width space, bidi overrides) that make two
-		// addresses look alike or break a header line.
-		if r < 0x21 || r == 0x7f || unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c == ':' {
 			return "", "", bad
+		} else if c > 0x7e {
+			// Mail goes out without SMTPUTF8 (internal/mail refuses such
+			// addresses), so an address we could never write to is refused
+			// here, with a reason, rather than accepted and lost.
+			return "", "", FieldError("email", "Please enter a valid email address. Addresses with accented or non-Latin letters are not supported yet.")
 		}
 	}
 	a, perr := mail.ParseAddress(s)
