@@ -55,6 +55,10 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	for _, rt := range s.routes() {
 		h := rt.h
 		mux.Handle(rt.method+" /api/v1"+rt.path, s.authAPI(func(w http.ResponseWriter, r *http.Request) {
+			if err := checkURLText(r); err != nil {
+				s.error(w, r, err)
+				return
+			}
 			if err := h(w, r); err != nil {
 				s.error(w, r, err)
 			}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
@@ -243,7 +244,14 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 			ip = a.String()
 		}
 		if f.ReaderUA != "" {
-			ua = strings.ToValidUTF8(f.ReaderUA, "?")
+			// Stored in the consent ledger: valid text only (PostgreSQL
+			// refuses NUL, and a control character is no browser's name).
+			ua = strings.Map(func(r rune) rune {
+				if unicode.IsControl(r) {
+					return -1
+				}
+				return r
+			}, strings.ToValidUTF8(f.ReaderUA, "?"))
 		}
 	} else if f.ReaderIP != "" || f.ReaderUA != "" {
 		fail(f, &herald.Error{Code: herald.EFORBIDDEN, Field: "ip", Message: "Only a site back end with an API token may pass ip and user_agent."})

@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
@@ -238,3 +239,26 @@ func jsonError(err error) error {
 }
 
 var errEOF = errors.New("EOF")
+
+// checkURLText keeps text that no database can store or match — invalid
+// UTF-8 or NUL, which PostgreSQL rejects outright — from reaching a query:
+// nothing can be found under such a path (404), and such a query parameter
+// is a bad request (400).
+func checkURLText(r *http.Request) error {
+	bad := func(s string) bool { return !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 }
+	if bad(r.URL.Path) {
+		return herald.Errorf(herald.ENOTFOUND, "Not found: the URL path is not valid UTF-8 text.")
+	}
+	for k, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if bad(k) || bad(v) {
+				e := &herald.Error{Code: herald.EBADREQUEST, Message: "Query parameters must be valid UTF-8 without NUL characters."}
+				if !bad(k) {
+					e.Field = k
+				}
+				return e
+			}
+		}
+	}
+	return nil
+}
