@@ -1,0 +1,428 @@
+package mcsync
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/mailchimp"
+	"github.com/heraldhq/herald/internal/sqlstore"
+)
+
+// GroupMap sends the members of one interest group of an export to a list:
+// "Column=Group:slug" (the column is the interest category, as Mailchimp
+// names it in the export header).
+type GroupMap struct {
+	Column string
+	Group  string
+	List   string
+}
+
+// ParseGroupMap reads "Column=Group:slug".
+func ParseGroupMap(s string) (GroupMap, error) {
+	col, rest, ok1 := strings.Cut(s, "=")
+	i := strings.LastIndexByte(rest, ':')
+	if !ok1 || i < 0 {
+		return GroupMap{}, fmt.Errorf("group mapping %q: use \"Column=Group:list-slug\", e.g. \"Interests=Sport:sport\"", s)
+	}
+	g := GroupMap{Column: strings.TrimSpace(col), Group: strings.TrimSpace(rest[:i]), List: strings.TrimSpace(rest[i+1:])}
+	if g.Column == "" || g.Group == "" || g.List == "" {
+		return GroupMap{}, fmt.Errorf("group mapping %q: column, group and list must not be empty", s)
+	}
+	return g, nil
+}
+
+// ImportOptions configure Import.
+type ImportOptions struct {
+	List   string     // the list every row goes to (id or slug)
+	Groups []GroupMap // further lists for members of interest groups
+	// Progress, when set, is called now and then with the work done.
+	Progress func(Progress)
+	// MaxNotices bounds the notices kept (default 1000); all are counted.
+	MaxNotices int
+}
+
+// Progress is how far an import has got.
+type Progress struct {
+	Rows  int   // rows read
+	Bytes int64 // bytes of CSV read
+	Total int64 // bytes of CSV in all files (uncompressed)
+}
+
+// ImportResult sums up an import.
+type ImportResult struct {
+	sqlstore.ImportCounts
+	Files        []string                `json:"files"`
+	Notices      []sqlstore.ImportNotice `json:"notices"` // malformed rows (skipped) and rows not applied (refused)
+	NoticesTotal int                     `json:"notices_total"`
+	Seconds      float64                 `json:"seconds"`
+}
+
+func (r *ImportResult) notice(max int, n sqlstore.ImportNotice) {
+	r.NoticesTotal++
+	if len(r.Notices) < max {
+		r.Notices = append(r.Notices, n)
+	}
+}
+
+// source is one CSV file of the inputs.
+type source struct {
+	name string
+	kind mailchimp.Kind
+	size int64
+	open func() (io.ReadCloser, error)
+}
+
+// sources lists the CSV files of the inputs (zips or CSV files),
+// subscribed first, then unknown, unsubscribed and cleaned, so that the
+// later status wins for an address found in several.
+func sources(paths []string) ([]source, func(), error) {
+	var out []source
+	var closers []io.Closer
+	closeAll := func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		closers = append(closers, f)
+		st, err := f.Stat()
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		var magic [4]byte
+		n, _ := f.ReadAt(magic[:], 0)
+		if n == 4 && bytes.Equal(magic[:], []byte("PK\x03\x04")) {
+			zr, err := zip.NewReader(f, st.Size())
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("%s: %w", p, err)
+			}
+			found := 0
+			for _, zf := range zr.File {
+				base := path.Base(zf.Name)
+				if zf.FileInfo().IsDir() || strings.HasPrefix(zf.Name, "__MACOSX/") || strings.HasPrefix(base, ".") || !strings.EqualFold(path.Ext(base), ".csv") {
+					continue
+				}
+				found++
+				out = append(out, source{name: path.Base(p) + ":" + zf.Name, kind: mailchimp.KindFromName(base), size: int64(zf.UncompressedSize64), open: zf.Open})
+			}
+			if found == 0 {
+				closeAll()
+				return nil, nil, fmt.Errorf("%s: the zip holds no CSV file", p)
+			}
+			continue
+		}
+		ff := f
+		out = append(out, source{name: path.Base(p), kind: mailchimp.KindFromName(p), size: st.Size(),
+			open: func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(ff, 0, st.Size())), nil }})
+	}
+	order := map[mailchimp.Kind]int{mailchimp.KindSubscribed: 0, mailchimp.KindUnknown: 1, mailchimp.KindUnsubscribed: 2, mailchimp.KindCleaned: 3}
+	sort.SliceStable(out, func(i, j int) bool { return order[out[i].kind] < order[out[j].kind] })
+	return out, closeAll, nil
+}
+
+// countingReader counts the bytes read through it, for progress.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// groupTarget is a GroupMap resolved to a list id.
+type groupTarget struct {
+	column, group string
+	list          int64
+}
+
+type batchOut struct {
+	rows []sqlstore.ImportRow
+}
+
+// Import reads Mailchimp audience exports (zips, or their subscribed,
+// unsubscribed and cleaned CSV files) into a list. One goroutine parses
+// and validates while another writes batches of rows, each in one
+// transaction; memory holds a few batches whatever the size of the input.
+// Malformed rows are reported with file and line and skipped.
+func Import(ctx context.Context, db *sqlstore.DB, paths []string, opt ImportOptions) (*ImportResult, error) {
+	start := time.Now()
+	if opt.MaxNotices <= 0 {
+		opt.MaxNotices = 1000
+	}
+	main, err := db.GetList(ctx, opt.List)
+	if err != nil {
+		return nil, err
+	}
+	lists := []*herald.List{main}
+	var groups []groupTarget
+	for _, g := range opt.Groups {
+		l, err := db.GetList(ctx, g.List)
+		if err != nil {
+			return nil, fmt.Errorf("group %q: list %q: %w", g.Group, g.List, err)
+		}
+		lists = append(lists, l)
+		groups = append(groups, groupTarget{g.Column, g.Group, l.ID})
+	}
+	srcs, closeAll, err := sources(paths)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll()
+	res := &ImportResult{}
+	var total int64
+	for _, s := range srcs {
+		res.Files = append(res.Files, s.name)
+		total += s.size
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan batchOut, 2)
+	notices := make(chan sqlstore.ImportNotice, 256)
+	var readBytes atomic.Int64
+	var readRows atomic.Int64
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		defer close(notices)
+		readErr <- readSources(ctx, srcs, main.ID, groups, &readBytes, &readRows, batches, notices)
+	}()
+
+	var collected []sqlstore.ImportNotice
+	noticesDone := make(chan struct{})
+	go func() {
+		for n := range notices {
+			collected = append(collected, n)
+		}
+		close(noticesDone)
+	}()
+	lastProgress := time.Time{}
+	var werr error
+	for b := range batches {
+		if werr != nil {
+			continue // drain so the reader can finish
+		}
+		counts, ns, err := db.ImportBatch(ctx, lists, b.rows)
+		if err != nil {
+			werr = err
+			cancel()
+			continue
+		}
+		res.ImportCounts.Add(counts)
+		for _, n := range ns {
+			res.notice(opt.MaxNotices, n)
+		}
+		if opt.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
+			lastProgress = time.Now()
+			opt.Progress(Progress{Rows: int(readRows.Load()), Bytes: readBytes.Load(), Total: total})
+		}
+	}
+	<-noticesDone
+	rerr := <-readErr
+	for _, n := range collected {
+		res.Skipped++
+		res.notice(opt.MaxNotices, n)
+	}
+	sort.SliceStable(res.Notices, func(i, j int) bool {
+		if res.Notices[i].File != res.Notices[j].File {
+			return fileOrder(res.Files, res.Notices[i].File) < fileOrder(res.Files, res.Notices[j].File)
+		}
+		return res.Notices[i].Line < res.Notices[j].Line
+	})
+	res.Seconds = time.Since(start).Seconds()
+	if opt.Progress != nil {
+		opt.Progress(Progress{Rows: int(readRows.Load()), Bytes: total, Total: total})
+	}
+	if werr != nil {
+		return res, fmt.Errorf("writing to the database (the rows before were imported whole): %w", werr)
+	}
+	if rerr != nil && !errors.Is(rerr, context.Canceled) {
+		return res, rerr
+	}
+	return res, ctx.Err()
+}
+
+func fileOrder(files []string, f string) int {
+	for i, x := range files {
+		if x == f {
+			return i
+		}
+	}
+	return len(files)
+}
+
+func readSources(ctx context.Context, srcs []source, mainList int64, groups []groupTarget, readBytes, readRows *atomic.Int64, out chan<- batchOut, notices chan<- sqlstore.ImportNotice) error {
+	batch := make([]sqlstore.ImportRow, 0, sqlstore.ImportBatchSize)
+	inBatch := make(map[string]bool, sqlstore.ImportBatchSize)
+	send := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		select {
+		case out <- batchOut{rows: batch}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		batch = make([]sqlstore.ImportRow, 0, sqlstore.ImportBatchSize)
+		clear(inBatch)
+		return nil
+	}
+	for _, src := range srcs {
+		rc, err := src.open()
+		if err != nil {
+			return fmt.Errorf("%s: %w", src.name, err)
+		}
+		r, err := mailchimp.NewCSVReader(countingReader{rc, readBytes}, src.name)
+		if err != nil {
+			rc.Close()
+			return err
+		}
+		r.SetReuse(true)
+		var cols []string
+		for _, h := range r.Header() {
+			for _, g := range groups {
+				if strings.EqualFold(h, g.column) {
+					cols = append(cols, h)
+				}
+			}
+		}
+		if len(cols) > 0 {
+			if err := r.SetGroupColumns(cols...); err != nil {
+				rc.Close()
+				return err
+			}
+		}
+		for {
+			row, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			readRows.Add(1)
+			var re *mailchimp.RowError
+			if errors.As(err, &re) {
+				notices <- sqlstore.ImportNotice{File: re.File, Line: re.Line, Message: re.Msg + " (skipped)"}
+				continue
+			} else if err != nil {
+				rc.Close()
+				return err
+			}
+			ir, msg := importRow(&row, r.Kind(), mainList, groups)
+			if msg != "" {
+				notices <- sqlstore.ImportNotice{File: row.File, Line: row.Line, Message: msg + " (skipped)"}
+				continue
+			}
+			if inBatch[ir.Key] {
+				if err := send(); err != nil {
+					rc.Close()
+					return err
+				}
+			}
+			inBatch[ir.Key] = true
+			batch = append(batch, ir)
+			if len(batch) == sqlstore.ImportBatchSize {
+				if err := send(); err != nil {
+					rc.Close()
+					return err
+				}
+			}
+		}
+		rc.Close()
+	}
+	return send()
+}
+
+// importRow validates a row as Herald would a signup and builds what the
+// store applies; msg says why a row is refused.
+func importRow(row *mailchimp.Row, kind mailchimp.Kind, mainList int64, groups []groupTarget) (sqlstore.ImportRow, string) {
+	email, key, err := herald.NormalizeEmail(row.Email)
+	if err != nil {
+		return sqlstore.ImportRow{}, fmt.Sprintf("invalid email address %q", row.Email)
+	}
+	name, err := herald.CleanName(mailchimp.JoinName(row.FirstName, row.LastName))
+	if err != nil {
+		return sqlstore.ImportRow{}, "invalid name: " + herald.ErrorMessage(err)
+	}
+	ir := sqlstore.ImportRow{
+		File: row.File, Line: row.Line, Email: email, Key: key, Name: name,
+		OptinAt: row.OptinTime, OptinIP: row.OptinIP, ConfirmAt: row.ConfirmTime, ConfirmIP: row.ConfirmIP, ChangedAt: row.LastChanged,
+		Lists: []int64{mainList},
+	}
+	size := 0
+	if len(row.Attributes) > 0 || len(row.Tags) > 0 {
+		ir.Attributes = make(map[string]string, len(row.Attributes)+1)
+		for k, v := range row.Attributes {
+			ir.Attributes[k] = v
+			size += len(k) + len(v) + 8
+		}
+		if len(row.Tags) > 0 {
+			ir.Attributes[mailchimp.ColTags] = strings.Join(row.Tags, ", ")
+		}
+	}
+	if size > 15<<10 {
+		return sqlstore.ImportRow{}, "merge fields longer than 15 KB"
+	}
+	for _, g := range groups {
+		for _, name := range row.Groups[matchColumn(row.Groups, g.column)] {
+			if strings.EqualFold(name, g.group) {
+				ir.Lists = append(ir.Lists, g.list)
+				break
+			}
+		}
+	}
+	switch kind {
+	case mailchimp.KindUnsubscribed:
+		ir.Status = herald.StatusUnsubscribed
+		ir.StatusAt = row.UnsubTime
+		reason := strings.TrimSpace(row.UnsubReason + " " + row.UnsubReasonOther)
+		ir.StatusNote = "unsubscribed at Mailchimp"
+		if reason != "" {
+			ir.StatusNote += " (reason: " + reason + ")"
+		}
+		if r := strings.ToLower(reason); strings.Contains(r, "abuse") || strings.Contains(r, "spam") {
+			ir.Suppress = true
+			ir.StatusNote += "; reported as spam: address suppressed"
+		}
+	case mailchimp.KindCleaned:
+		ir.Status = herald.StatusUnsubscribed
+		ir.StatusAt = row.CleanTime
+		ir.Suppress = true
+		ir.StatusNote = "cleaned at Mailchimp (bounced or reported): address suppressed"
+	default:
+		ir.Status = herald.StatusConfirmed
+	}
+	return ir, ""
+}
+
+// matchColumn finds a group column by name, ignoring case.
+func matchColumn(groups map[string][]string, col string) string {
+	if _, ok := groups[col]; ok {
+		return col
+	}
+	for k := range groups {
+		if strings.EqualFold(k, col) {
+			return k
+		}
+	}
+	return col
+}
