@@ -216,6 +216,8 @@ func TestBadInput(t *testing.T) {
 				{name: "unknown API route", method: "GET", path: "/api/v1/nope", auth: true, status: 404},
 				{name: "unknown API route without token", method: "GET", path: "/api/v1/nope", status: 404},
 				{name: "unknown API version", method: "GET", path: "/api/v2/lists", auth: true, status: 404},
+				{name: "unsupported method on an API route", method: "PUT", path: "/api/v1/lists", ctype: badJSONCT, auth: true, body: []byte(`{}`), status: 404},
+				{name: "unsupported method without token", method: "DELETE", path: "/api/v1/outbox", status: 404},
 				{name: "unknown list", method: "GET", path: "/api/v1/lists/no-such-list", auth: true, status: 404},
 				{name: "unknown list id", method: "GET", path: "/api/v1/lists/999999", auth: true, status: 404},
 				{name: "list id beyond int64", method: "GET", path: "/api/v1/lists/99999999999999999999999", auth: true, status: 404},
