@@ -59,7 +59,8 @@ type fuzzServer struct {
 	daily  *herald.List
 }
 
-// fuzzLog keeps what the server logged at error level, to explain a 5xx.
+// fuzzLog keeps what the server logged at error level: an internal error
+// fails the run even when the answer hid it, and the log explains a 5xx.
 type fuzzLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
