@@ -91,6 +91,11 @@ func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown m
 		if err != nil {
 			return err
 		}
+		if suppressed {
+			if err := setSuppressedFlag(ctx, tx, key, true); err != nil {
+				return err
+			}
+		}
 		m := Meta{Actor: herald.ActorReader, IP: req.IP, UserAgent: req.UserAgent, SourceURL: req.SourceURL}
 		if err := signupConsents(ctx, tx, id, herald.ConsentSignup, m, lists, d, perList, shown); err != nil {
 			return err
@@ -286,6 +291,9 @@ func (db *DB) Confirm(ctx context.Context, subID int64, nonce uint64, m Meta) ([
 			return err
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM suppressions WHERE hash = ?`, tx.db.SuppressionHash(strings.ToLower(pc.Subscriber.Email))); err != nil {
+			return err
+		}
+		if err := setSuppressedFlag(ctx, tx, strings.ToLower(pc.Subscriber.Email), false); err != nil {
 			return err
 		}
 		if m.Actor == "" {

@@ -241,6 +241,11 @@ func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt Si
 		} else if err != nil {
 			return err
 		}
+		if suppressed {
+			if err := setSuppressedFlag(ctx, tx, key, true); err != nil {
+				return err
+			}
+		}
 		slugs := make([]string, len(lists))
 		for i, l := range lists {
 			slugs[i] = l.Slug
@@ -445,7 +450,10 @@ func suppress(ctx context.Context, tx *Tx, emailKey, reason string) error {
 	_, err := tx.exec(ctx, `INSERT INTO suppressions (hash, reason, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (hash) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at`,
 		tx.db.SuppressionHash(emailKey), reason, tx.now)
-	return err
+	if err != nil {
+		return err
+	}
+	return setSuppressedFlag(ctx, tx, emailKey, true)
 }
 
 func isSuppressed(ctx context.Context, tx *Tx, emailKey string) (bool, error) {
