@@ -85,6 +85,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Worker = &queue.Worker{DB: db, Log: log, Concurrency: cfg.JobWorkers}
 	(&sysmail.Sender{DB: db, Tokens: a.Tokens, Transport: a.Transport, From: cfg.From, Publisher: cfg.PublisherName, BaseURL: cfg.BaseURL}).Register(a.Worker)
 	a.Web = web.New(db, cfg, a.Tokens, log)
+	// Mailchimp sync jobs (mcsync): the web server owns the service, which
+	// also applies webhooks and checks connections.
+	a.Web.Mailchimp.Register(a.Worker)
 	return a, nil
 }
 

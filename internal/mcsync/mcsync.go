@@ -41,6 +41,8 @@ type Service struct {
 	HTTPClient *http.Client
 	// Timeout bounds one API call (default mailchimp.DefaultTimeout).
 	Timeout time.Duration
+	// MaxUpload bounds an export uploaded through the API (default 1 GB).
+	MaxUpload int64
 
 	slots chan struct{} // Mailchimp jobs running at once
 
@@ -55,7 +57,8 @@ type Service struct {
 // confirmation mail.
 func New(db *sqlstore.DB, log *slog.Logger, baseURL, publisher string, jobWorkers int) *Service {
 	n := min(mailchimp.MaxConnections, max(1, jobWorkers-2))
-	return &Service{DB: db, Log: log, BaseURL: strings.TrimRight(baseURL, "/"), Publisher: publisher, slots: make(chan struct{}, n)}
+	return &Service{DB: db, Log: log, BaseURL: strings.TrimRight(baseURL, "/"), Publisher: publisher, MaxUpload: 1 << 30,
+		slots: make(chan struct{}, n)}
 }
 
 // Register adds the Mailchimp job handlers to a worker.

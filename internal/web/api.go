@@ -44,6 +44,15 @@ func (s *Server) routes() []route {
 		{"GET", "/outbox", s.apiListOutbox},
 		{"GET", "/outbox/{id}", s.apiGetOutbox},
 		{"GET", "/jobs", s.apiListJobs},
+		{"GET", "/integrations/mailchimp", s.apiGetMailchimp},
+		{"PUT", "/integrations/mailchimp", s.apiPutMailchimp},
+		{"DELETE", "/integrations/mailchimp", s.apiDeleteMailchimp},
+		{"POST", "/integrations/mailchimp/test", s.apiTestMailchimp},
+		{"GET", "/lists/{id}/mailchimp", s.apiGetListMailchimp},
+		{"PUT", "/lists/{id}/mailchimp", s.apiPutListMailchimp},
+		{"DELETE", "/lists/{id}/mailchimp", s.apiDeleteListMailchimp},
+		{"POST", "/lists/{id}/mailchimp/sync", s.apiSyncListMailchimp},
+		{"POST", "/lists/{id}/import/mailchimp", s.apiImportMailchimp},
 	}
 }
 

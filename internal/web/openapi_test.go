@@ -1040,6 +1040,8 @@ func TestOpenAPIServer(t *testing.T) {
 		do("DELETE", "/subscribers/{id}", "/subscribers/"+id(olga), nil, 204)
 		do("DELETE", "/lists/{id}", "/lists/vip", nil, 204)
 		do("GET", "/lists", "/lists", nil, 200)
+
+		mailchimpConformance(t, c) // openapi_mailchimp_test.go
 	})
 
 	t.Run("errors", func(t *testing.T) {

@@ -26,6 +26,7 @@ func (s *Server) publicRoutes(mux *http.ServeMux) {
 		http.Redirect(w, r, "/subscribe", http.StatusFound)
 	})
 	mux.HandleFunc("GET /healthz", s.healthz)
+	s.mailchimpWebhookRoutes(mux)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		w.WriteHeader(http.StatusNoContent)
@@ -69,6 +70,47 @@ type listChoice struct {
 	Checked, Pending        bool
 }
 
+// listDisclosure is a list's own disclosure (lists connected to Mailchimp
+// name it as the processor), shown below the installation's.
+type listDisclosure struct {
+	Slug       string
+	Disclosure *herald.Disclosure
+}
+
+// listDisclosures returns the own disclosures of those of lists that have
+// one, in the lists' order.
+func (s *Server) listDisclosures(r *http.Request, lists []*herald.List) ([]listDisclosure, error) {
+	byList, err := s.DB.ListDisclosures(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var out []listDisclosure
+	for _, l := range lists {
+		if d := byList[l.ID]; d != nil {
+			out = append(out, listDisclosure{Slug: l.Slug, Disclosure: d})
+		}
+	}
+	return out, nil
+}
+
+// parseListDisclosures reads the "slug:version" values of the form's
+// list_disclosure fields.
+func parseListDisclosures(vals []string) map[string]int {
+	var out map[string]int
+	for _, v := range vals {
+		slug, ver, ok := strings.Cut(v, ":")
+		n, err := strconv.Atoi(ver)
+		if !ok || err != nil || n <= 0 || slug == "" {
+			continue
+		}
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[slug] = n
+	}
+	return out
+}
+
 func splitSlugs(vals []string) []string {
 	var out []string
 	for _, v := range vals {
@@ -102,6 +144,9 @@ type subscribeForm struct {
 	Source            string
 	Honeypot          string
 	DisclosureVersion int
+	// ListDisclosures are the versions of lists' own disclosures the form
+	// showed (lists connected to Mailchimp), by slug.
+	ListDisclosures map[string]int
 	// A site's back end relaying a reader's signup (with an API token) tells
 	// the reader's own address and browser, for the consent ledger.
 	ReaderIP, ReaderUA string
@@ -128,6 +173,12 @@ func (s *Server) renderSubscribe(w http.ResponseWriter, r *http.Request, code in
 		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 		return
 	}
+	listDiscs, err := s.listDisclosures(r, lists)
+	if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
 	checked := map[string]bool{}
 	for _, l := range f.Lists {
 		checked[l] = true
@@ -138,7 +189,7 @@ func (s *Server) renderSubscribe(w http.ResponseWriter, r *http.Request, code in
 	}
 	data := map[string]any{
 		"Action": "/subscribe", "Email": f.Email, "Name": f.Name, "Source": f.Source, "Lists": choices,
-		"Disclosure": d, "Done": done != "", "Message": done, "Field": "", "Error": "", "FieldMessage": "",
+		"Disclosure": d, "ListDisclosures": listDiscs, "Done": done != "", "Message": done, "Field": "", "Error": "", "FieldMessage": "",
 	}
 	if formErr != nil {
 		if field := herald.ErrorField(formErr); field == "email" || field == "lists" {
@@ -170,12 +221,13 @@ func (s *Server) readSubscribe(w http.ResponseWriter, r *http.Request) (subscrib
 			IP                string          `json:"ip"`         // with an API token only
 			UserAgent         string          `json:"user_agent"` // with an API token only
 			DisclosureVersion int             `json:"disclosure_version"`
+			ListDisclosures   map[string]int  `json:"list_disclosures"` // slug → version shown
 		}
 		if err := decodeJSON(w, r, 16<<10, &body); err != nil {
 			return f, err
 		}
 		f = subscribeForm{Email: body.Email, Name: body.Name, Source: body.Source, Honeypot: body.Website, DisclosureVersion: body.DisclosureVersion,
-			ReaderIP: body.IP, ReaderUA: body.UserAgent}
+			ReaderIP: body.IP, ReaderUA: body.UserAgent, ListDisclosures: body.ListDisclosures}
 		if len(body.Lists) > 0 && string(body.Lists) != "null" {
 			var one string
 			var many []string
@@ -207,6 +259,7 @@ func (s *Server) readSubscribe(w http.ResponseWriter, r *http.Request) (subscrib
 			Source: r.PostForm.Get("source"), Honeypot: r.PostForm.Get("website"),
 		}
 		f.DisclosureVersion, _ = strconv.Atoi(r.PostForm.Get("disclosure_version"))
+		f.ListDisclosures = parseListDisclosures(r.PostForm["list_disclosure"])
 	default:
 		return f, herald.Errorf(herald.EUNSUPPORTED, "Send the signup as a form or as application/json.")
 	}
@@ -279,10 +332,10 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		fail(f, herald.FieldError("lists", msgNoList))
 		return
 	}
-	_, err = s.DB.Signup(r.Context(), herald.SignupRequest{
+	_, err = s.DB.SignupShown(r.Context(), herald.SignupRequest{
 		Email: f.Email, Name: f.Name, Lists: f.Lists, SourceURL: f.Source,
 		IP: ip, UserAgent: ua, DisclosureVersion: f.DisclosureVersion,
-	}, s.signupOptions())
+	}, f.ListDisclosures, s.signupOptions())
 	if err != nil {
 		fail(f, err)
 		return
@@ -365,15 +418,31 @@ func (s *Server) formJSON(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	byList, err := s.DB.ListDisclosures(r.Context())
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	type disclosure struct {
+		Version int    `json:"version"`
+		Text    string `json:"text"`
+	}
 	type list struct {
 		Slug        string `json:"slug"`
 		Name        string `json:"name"`
 		Description string `json:"description"`
 		OptIn       string `json:"optin"`
+		// Disclosure is the list's own (it names Mailchimp when the list
+		// is connected to it), shown with the installation's.
+		Disclosure *disclosure `json:"disclosure,omitempty"`
 	}
 	out := make([]list, 0, len(lists))
 	for _, l := range lists {
-		out = append(out, list{l.Slug, l.Name, l.Description, l.OptIn})
+		x := list{Slug: l.Slug, Name: l.Name, Description: l.Description, OptIn: l.OptIn}
+		if ld := byList[l.ID]; ld != nil {
+			x.Disclosure = &disclosure{ld.Version, ld.Text}
+		}
+		out = append(out, x)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"publisher":  s.Config.PublisherName,

@@ -23,6 +23,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/mcsync"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/token"
 )
@@ -33,6 +34,9 @@ type Server struct {
 	Config *config.Config
 	Tokens *token.Signer
 	Log    *slog.Logger
+	// Mailchimp is the Mailchimp integration (api_mailchimp.go); New
+	// makes one, and the app registers its job handlers.
+	Mailchimp *mcsync.Service
 
 	signupLimiter *limiter
 	pages         *pages
@@ -42,6 +46,7 @@ type Server struct {
 // New builds the server and its routes.
 func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Logger) *Server {
 	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log}
+	s.Mailchimp = mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
 	s.pages = loadPages()
 	mux := http.NewServeMux()

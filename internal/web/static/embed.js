@@ -59,6 +59,14 @@
     hp.appendChild(el("input", { type: "text", name: "website", tabindex: "-1", autocomplete: "off" }));
     form.appendChild(hp);
     form.appendChild(el("p", { "class": "herald-disclosure", "data-version": String(cfg.disclosure.version) }, cfg.disclosure.text));
+    // Lists connected to Mailchimp have a disclosure of their own, which
+    // names Mailchimp; the versions shown go into the consent ledger.
+    var shown = {};
+    cfg.lists.forEach(function (l) {
+      if (!l.disclosure) return;
+      shown[l.slug] = l.disclosure.version;
+      form.appendChild(el("p", { "class": "herald-disclosure", "data-version": String(l.disclosure.version), "data-list": l.slug }, l.disclosure.text));
+    });
     var formErr = el("p", { "class": "herald-error", role: "alert", hidden: "" });
     form.appendChild(formErr);
     var btn = el("button", { type: "submit" }, "Subscribe");
@@ -72,7 +80,8 @@
       var body = {
         email: email.value, name: form.elements.name.value, lists: lists,
         website: form.elements.website.value, source: location.href,
-        disclosure_version: cfg.disclosure.version
+        disclosure_version: cfg.disclosure.version,
+        list_disclosures: shown
       };
       btn.disabled = true;
       fetch(cfg.action, {

@@ -1,0 +1,340 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/mailchimp"
+	"github.com/heraldhq/herald/internal/mcsync"
+	"github.com/heraldhq/herald/internal/sqlstore"
+)
+
+// The Mailchimp integration's API: the account connection, each list's
+// link to an audience, bulk sync, and audience import.
+
+type mailchimpConnectionView struct {
+	APIKeyHint string                    `json:"api_key_hint"`
+	BaseURL    string                    `json:"base_url"`
+	APIURL     string                    `json:"api_url"`
+	WebhookURL string                    `json:"webhook_url"`
+	Lists      []*sqlstore.MailchimpLink `json:"lists"`
+	CreatedAt  time.Time                 `json:"created_at"`
+	UpdatedAt  time.Time                 `json:"updated_at"`
+}
+
+func (s *Server) connectionView(r *http.Request, c *sqlstore.MailchimpConnection) (mailchimpConnectionView, error) {
+	v := mailchimpConnectionView{APIKeyHint: c.KeyHint, BaseURL: c.BaseURL, WebhookURL: s.Mailchimp.WebhookURL(c.WebhookSecret),
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if cl, err := s.Mailchimp.NewClient(c.APIKey, c.BaseURL); err == nil {
+		v.APIURL = cl.BaseURL()
+	}
+	links, err := s.DB.MailchimpLinks(r.Context())
+	if links == nil {
+		links = []*sqlstore.MailchimpLink{}
+	}
+	v.Lists = links
+	return v, err
+}
+
+func (s *Server) apiGetMailchimp(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.DB.MailchimpConnection(r.Context())
+	if err != nil {
+		return err
+	}
+	v, err := s.connectionView(r, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) apiPutMailchimp(w http.ResponseWriter, r *http.Request) error {
+	var b struct {
+		APIKey  *string `json:"api_key"`
+		BaseURL *string `json:"base_url"`
+	}
+	if err := decodeJSON(w, r, 64<<10, &b); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	key, base := "", ""
+	if cur, err := s.DB.MailchimpConnection(ctx); err == nil {
+		key, base = cur.APIKey, cur.BaseURL
+	} else if herald.ErrorCode(err) != herald.ENOTFOUND {
+		if b.APIKey == nil {
+			return err
+		}
+	}
+	if b.APIKey != nil {
+		key = strings.TrimSpace(*b.APIKey)
+		if key == "" || len(key) > 200 {
+			return herald.FieldError("api_key", "api_key must be your Mailchimp API key (it ends with the data centre, e.g. -us6).")
+		}
+	}
+	if b.BaseURL != nil {
+		base = strings.TrimRight(strings.TrimSpace(*b.BaseURL), "/")
+	}
+	if key == "" {
+		return herald.FieldError("api_key", "api_key is required to connect Mailchimp.")
+	}
+	if _, err := s.Mailchimp.NewClient(key, base); err != nil {
+		field := "api_key"
+		if b.BaseURL != nil && !errors.Is(err, mailchimp.ErrInvalidAPIKey) {
+			field = "base_url"
+		}
+		return herald.FieldError(field, "%s", strings.TrimPrefix(err.Error(), "mailchimp: "))
+	}
+	c, err := s.DB.SetMailchimpConnection(ctx, b.APIKey, &base)
+	if err != nil {
+		return err
+	}
+	v, err := s.connectionView(r, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) apiDeleteMailchimp(w http.ResponseWriter, r *http.Request) error {
+	if err := s.DB.DeleteMailchimpConnection(r.Context()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiTestMailchimp(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.Mailchimp.Test(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// unreachable answers 502 when Mailchimp cannot be asked.
+func (s *Server) unreachable(w http.ResponseWriter, err error) {
+	writeJSON(w, http.StatusBadGateway, map[string]any{"error": map[string]any{
+		"code": "mailchimp_unreachable", "message": strings.TrimPrefix(err.Error(), mcsync.ErrUnreachable.Error()+": ") + " (nothing was changed)"}})
+}
+
+func validMailchimpID(field, id string) error {
+	if id == "" || len(id) > 100 || strings.ContainsFunc(id, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) {
+		return herald.FieldError(field, "%s must be a Mailchimp id (letters, digits, - and _).", field)
+	}
+	return nil
+}
+
+func (s *Server) apiGetListMailchimp(w http.ResponseWriter, r *http.Request) error {
+	k, err := s.DB.MailchimpLink(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (s *Server) apiPutListMailchimp(w http.ResponseWriter, r *http.Request) error {
+	var b struct {
+		AudienceID string  `json:"audience_id"`
+		InterestID string  `json:"interest_id"`
+		Delivery   string  `json:"delivery"`
+		Disclosure *string `json:"disclosure"`
+	}
+	if err := decodeJSON(w, r, 64<<10, &b); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	l, err := s.DB.GetList(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	b.AudienceID, b.InterestID = strings.TrimSpace(b.AudienceID), strings.TrimSpace(b.InterestID)
+	if err := validMailchimpID("audience_id", b.AudienceID); err != nil {
+		return err
+	}
+	if b.InterestID != "" {
+		if err := validMailchimpID("interest_id", b.InterestID); err != nil {
+			return err
+		}
+	}
+	switch b.Delivery {
+	case "", sqlstore.DeliveryMailchimp, sqlstore.DeliveryHerald:
+	default:
+		return herald.FieldError("delivery", "delivery must be mailchimp (Mailchimp sends the list's campaigns) or herald.")
+	}
+	if _, err := s.DB.MailchimpConnection(ctx); herald.ErrorCode(err) == herald.ENOTFOUND {
+		return herald.Errorf(herald.ECONFLICT, "Connect Mailchimp first: PUT /api/v1/integrations/mailchimp with an API key.")
+	} else if err != nil {
+		return err
+	}
+	audience, category, interest, err := s.Mailchimp.CheckLink(ctx, b.AudienceID, b.InterestID)
+	if errors.Is(err, mcsync.ErrUnreachable) {
+		s.unreachable(w, err)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	text := mcsync.DisclosureText(s.Config.PublisherName, l.Name)
+	if b.Disclosure != nil {
+		text = strings.TrimSpace(*b.Disclosure)
+		if !strings.Contains(strings.ToLower(text), "mailchimp") {
+			return herald.FieldError("disclosure", "The disclosure of a list connected to Mailchimp must name Mailchimp as the processor readers' details are transferred to.")
+		}
+	}
+	k, _, err := s.DB.PutMailchimpLink(ctx, r.PathValue("id"), sqlstore.MailchimpLinkInput{
+		AudienceID: b.AudienceID, AudienceName: audience, InterestID: b.InterestID, CategoryID: category, InterestName: interest,
+		Delivery: b.Delivery, DisclosureText: text,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (s *Server) apiDeleteListMailchimp(w http.ResponseWriter, r *http.Request) error {
+	if err := s.DB.DeleteMailchimpLink(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiSyncListMailchimp(w http.ResponseWriter, r *http.Request) error {
+	k, err := s.DB.StartMailchimpSync(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, k)
+	return nil
+}
+
+// apiImportMailchimp imports an uploaded Mailchimp audience export
+// (multipart/form-data: one or more "file" parts — the zip, or its
+// subscribed, unsubscribed and cleaned CSV files — and optional "group"
+// fields "Column=Group:slug"). Files are streamed to temporary files,
+// imported in batches, and removed.
+func (s *Server) apiImportMailchimp(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	l, err := s.DB.GetList(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "multipart/form-data" {
+		return herald.Errorf(herald.EUNSUPPORTED, "Upload the export as multipart/form-data: one or more \"file\" parts (the zip, or its CSV files) and optional \"group\" fields.")
+	}
+	limit := s.Mailchimp.MaxUpload
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return herald.Errorf(herald.EBADREQUEST, "The upload could not be read: %v.", err)
+	}
+	dir, err := os.MkdirTemp("", "herald-import-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var paths []string
+	opt := mcsync.ImportOptions{List: l.Slug, MaxNotices: 1000}
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return herald.Errorf(herald.ETOOLARGE, "The upload is larger than %d bytes.", limit)
+			}
+			return herald.Errorf(herald.EBADREQUEST, "The upload could not be read: %v.", err)
+		}
+		switch p.FormName() {
+		case "file", "files", "files[]":
+			name := filepath.Base(p.FileName())
+			if name == "." || name == "/" || name == "" {
+				name = "upload.csv"
+			}
+			path := filepath.Join(dir, fmt.Sprintf("%02d-%s", len(paths), name))
+			if err := saveUpload(path, p); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return herald.Errorf(herald.ETOOLARGE, "The upload is larger than %d bytes.", limit)
+				}
+				return herald.Errorf(herald.EBADREQUEST, "The upload could not be read: %v.", err)
+			}
+			paths = append(paths, path)
+		case "group":
+			v, err := io.ReadAll(io.LimitReader(p, 1024))
+			if err != nil {
+				return herald.Errorf(herald.EBADREQUEST, "The upload could not be read: %v.", err)
+			}
+			g, err := mcsync.ParseGroupMap(string(v))
+			if err != nil {
+				return herald.FieldError("group", "%s", err.Error())
+			}
+			opt.Groups = append(opt.Groups, g)
+		default:
+			return herald.FieldError(p.FormName(), "Unknown form field %q: send \"file\" parts and \"group\" fields.", p.FormName())
+		}
+	}
+	if len(paths) == 0 {
+		return herald.FieldError("file", "Upload at least one file: Mailchimp's export zip, or its subscribed, unsubscribed or cleaned CSV files.")
+	}
+	res, err := mcsync.Import(ctx, s.DB, paths, opt)
+	if err != nil {
+		if herald.ErrorCode(err) != herald.EINTERNAL {
+			return err
+		}
+		if res == nil || !strings.HasPrefix(err.Error(), "writing to the database") {
+			// The files themselves are wrong (no email column, a broken zip).
+			return herald.FieldError("file", "%s", strings.TrimPrefix(err.Error(), "mailchimp: "))
+		}
+		return err
+	}
+	// Upload names, not temporary paths.
+	prefix := regexpPrefix(dir)
+	for i := range res.Files {
+		res.Files[i] = prefix(res.Files[i])
+	}
+	for i := range res.Notices {
+		res.Notices[i].File = prefix(res.Notices[i].File)
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// regexpPrefix strips the "NN-" that keeps uploads with the same name apart.
+func regexpPrefix(string) func(string) string {
+	return func(name string) string {
+		if len(name) > 3 && name[0] >= '0' && name[0] <= '9' && name[1] >= '0' && name[1] <= '9' && name[2] == '-' {
+			return name[3:]
+		}
+		return name
+	}
+}
+
+func saveUpload(path string, src io.Reader) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
