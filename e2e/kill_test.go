@@ -112,3 +112,44 @@ func TestKill9KeepsConfirmationMail(t *testing.T) {
 		t.Fatal("the delivered mail has no confirmation link")
 	}
 }
+
+// TestSIGTERMStopsGracefully: SIGTERM lets a request in flight finish and
+// exits 0; SIGKILL is the crash case above.
+func TestSIGTERMStopsGracefully(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildHerald(t)
+	httpAddr := freeAddr(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "HERALD_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "h.db"), "HERALD_LISTEN="+httpAddr)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	apptest.Eventually(t, "herald to answer", func() bool {
+		res, err := http.Get("http://" + httpAddr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil && res.StatusCode == 200
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("still running 30 s after SIGTERM\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "stopped") {
+		t.Fatalf("no orderly stop in the log:\n%s", logs.String())
+	}
+}
