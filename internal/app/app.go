@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/mail"
 	"github.com/heraldhq/herald/internal/queue"
+	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sysmail"
 	"github.com/heraldhq/herald/internal/token"
@@ -29,6 +30,7 @@ type App struct {
 	Transport mail.Transport
 	Worker    *queue.Worker
 	Web       *web.Server
+	Sender    *sender.Engine // the campaign engine
 }
 
 // OpenDB opens and migrates the database and installs the signing secret
@@ -84,6 +86,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.Worker = &queue.Worker{DB: db, Log: log, Concurrency: cfg.JobWorkers}
 	(&sysmail.Sender{DB: db, Tokens: a.Tokens, Transport: a.Transport, From: cfg.From, Publisher: cfg.PublisherName, BaseURL: cfg.BaseURL}).Register(a.Worker)
+	a.Sender = &sender.Engine{DB: db, Transport: a.Transport, Config: sender.ConfigFrom(cfg, a.Tokens), Log: log,
+		Concurrency: cfg.SendConcurrency, Rate: cfg.SendRate, Hourly: cfg.SendRateHourly,
+		Retries: cfg.SendRetries, RetryBackoff: cfg.SendRetryBackoff}
+	a.Worker.Handle(sqlstore.JobCampaignTest, a.Sender.SendTest)
 	a.Web = web.New(db, cfg, a.Tokens, log)
 	// Mailchimp sync jobs (mcsync): the web server owns the service, which
 	// also applies webhooks and checks connections.
@@ -104,6 +110,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		if err := a.Worker.Run(ctx); err != nil {
 			a.Log.Error("worker stopped", "err", err)
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Sender.Run(ctx); err != nil {
+			a.Log.Error("sender stopped", "err", err)
 		}
 	}()
 	err := a.Web.ListenAndServe(ctx, ln)

@@ -46,6 +46,12 @@ type Config struct {
 	CORSOrigins     []string
 	LogLevel        slog.Level
 	JobWorkers      int
+
+	// Campaign sending (internal/sender).
+	SendRateHourly   int           // at most this many messages in any hour (0 = no cap)
+	SendRetries      int           // retries of a temporary (4xx) failure
+	SendRetryBackoff time.Duration // first retry delay, doubled for each next one
+	FeedbackID       string        // sender id of the Feedback-ID header ("" = none)
 }
 
 // Rate is N events per period; N == 0 means unlimited.
@@ -85,6 +91,10 @@ var Settings = []Setting{
 	{"HERALD_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For gives the client IP"},
 	{"HERALD_SEND_RATE", "send-rate", "0", "campaign messages per second across the installation; 0 = no limit"},
 	{"HERALD_SEND_CONCURRENCY", "send-concurrency", "10", "SMTP connections the sender keeps open"},
+	{"HERALD_SEND_RATE_HOURLY", "send-rate-hourly", "0", "at most this many campaign messages in any hour, across the installation; 0 = no cap"},
+	{"HERALD_SEND_RETRIES", "send-retries", "5", "retries of a campaign message that got a temporary (4xx) reply, with exponential backoff"},
+	{"HERALD_SEND_RETRY_BACKOFF", "send-retry-backoff", "1m", "delay before the first retry; doubled for each next one (at most 6h)"},
+	{"HERALD_FEEDBACK_ID", "feedback-id", "", "sender id for the Feedback-ID header of campaign mail (mailbox providers' feedback loops); empty = no header"},
 	{"HERALD_CONFIRM_WINDOW", "confirm-window", "15m", "at most one confirmation mail per address per this window"},
 	{"HERALD_CONFIRM_TTL", "confirm-ttl", "168h", "how long a confirmation link stays valid"},
 	{"HERALD_SECRET", "secret", "", "key for signing reader links (default: generated once and kept in the database)"},
@@ -294,6 +304,19 @@ func parse(v map[string]string) (*Config, error) {
 	}
 	if c.SendConcurrency, err = strconv.Atoi(strings.TrimSpace(v["HERALD_SEND_CONCURRENCY"])); err != nil || c.SendConcurrency < 1 || c.SendConcurrency > 1000 {
 		return nil, bad("HERALD_SEND_CONCURRENCY", "%q must be an integer from 1 to 1000", v["HERALD_SEND_CONCURRENCY"])
+	}
+	if c.SendRateHourly, err = strconv.Atoi(strings.TrimSpace(v["HERALD_SEND_RATE_HOURLY"])); err != nil || c.SendRateHourly < 0 {
+		return nil, bad("HERALD_SEND_RATE_HOURLY", "%q must be an integer ≥ 0", v["HERALD_SEND_RATE_HOURLY"])
+	}
+	if c.SendRetries, err = strconv.Atoi(strings.TrimSpace(v["HERALD_SEND_RETRIES"])); err != nil || c.SendRetries < 0 || c.SendRetries > 50 {
+		return nil, bad("HERALD_SEND_RETRIES", "%q must be an integer from 0 to 50", v["HERALD_SEND_RETRIES"])
+	}
+	if c.SendRetryBackoff, err = time.ParseDuration(strings.TrimSpace(v["HERALD_SEND_RETRY_BACKOFF"])); err != nil || c.SendRetryBackoff <= 0 {
+		return nil, bad("HERALD_SEND_RETRY_BACKOFF", "%q must be a positive duration such as 1m", v["HERALD_SEND_RETRY_BACKOFF"])
+	}
+	c.FeedbackID = strings.TrimSpace(v["HERALD_FEEDBACK_ID"])
+	if strings.ContainsFunc(c.FeedbackID, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == ':' }) {
+		return nil, bad("HERALD_FEEDBACK_ID", "%q must be one word of printable ASCII without colons", c.FeedbackID)
 	}
 	if c.JobWorkers, err = strconv.Atoi(strings.TrimSpace(v["HERALD_JOB_WORKERS"])); err != nil || c.JobWorkers < 1 || c.JobWorkers > 1000 {
 		return nil, bad("HERALD_JOB_WORKERS", "%q must be an integer from 1 to 1000", v["HERALD_JOB_WORKERS"])
