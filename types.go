@@ -228,7 +228,10 @@ func CleanName(s string) (string, error) {
 		return "", FieldError("name", "Name must be at most 200 characters.")
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' ||
+			// Invisible and direction-changing characters let a name look
+			// like something else in a mail client.
+			(r >= '\u200b' && r <= '\u200f') || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\ufeff' {
 			return "", FieldError("name", "Name must be one line of text without control characters.")
 		}
 	}

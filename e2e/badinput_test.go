@@ -160,7 +160,7 @@ func TestBadInput(t *testing.T) {
 				{name: "5 MB JSON", method: "POST", path: "/subscribe", ctype: badJSONCT, body: badJSON(map[string]any{"email": "zoe@example.com", "lists": "daily", "name": strings.Repeat("z", badFiveMB)}), status: 413},
 				{name: "5 MB multipart", method: "POST", path: "/subscribe", ctype: mpCT, body: mpBody, status: 413},
 				{name: "5 MB API body", method: "POST", path: "/api/v1/lists", ctype: badJSONCT, auth: true, body: badJSON(map[string]any{"slug": "big", "name": "Big", "description": strings.Repeat("d", badFiveMB)}), status: 413},
-				{name: "5 MB manage form", method: "POST", path: "/manage/" + in.App.Tokens.Make(token.Token{Kind: token.Manage, SubscriberID: sub.ID}), ctype: badFormCT, body: badForm(url.Values{"action": {"save"}, "x": {strings.Repeat("x", badFiveMB)}}), status: 400},
+				{name: "5 MB manage form", method: "POST", path: "/manage/" + in.App.Tokens.Make(token.Token{Kind: token.Manage, SubscriberID: sub.ID}), ctype: badFormCT, body: badForm(url.Values{"action": {"save"}, "x": {strings.Repeat("x", badFiveMB)}}), status: 413},
 
 				// Wrong content types.
 				{name: "text/plain signup", method: "POST", path: "/subscribe", ctype: "text/plain", body: []byte("email=zoe@example.com&lists=daily"), status: 415},

@@ -176,12 +176,21 @@ func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	return rows, tx.db.dialect.translate(err)
 }
 
-func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *row {
 	if st := tx.prepared(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+		return &row{st.QueryRowContext(ctx, args...), tx.db}
 	}
-	return tx.QueryRowContext(ctx, tx.db.q(query), args...)
+	return &row{tx.QueryRowContext(ctx, tx.db.q(query), args...), tx.db}
 }
+
+// row is a *sql.Row whose Scan translates driver errors into domain
+// errors, like exec and query do.
+type row struct {
+	*sql.Row
+	db *DB
+}
+
+func (r *row) Scan(dest ...any) error { return r.db.dialect.translate(r.Row.Scan(dest...)) }
 
 // write runs fn in a read-write transaction and commits it if fn succeeds.
 func (db *DB) write(ctx context.Context, fn func(*Tx) error) error {

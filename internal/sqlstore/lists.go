@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"strconv"
 
 	"github.com/heraldhq/herald"
@@ -47,13 +46,13 @@ func (db *DB) GetList(ctx context.Context, idOrSlug string) (*herald.List, error
 }
 
 func getList(ctx context.Context, tx *Tx, idOrSlug string) (*herald.List, error) {
-	var row *sql.Row
+	var r *row
 	if id, err := strconv.ParseInt(idOrSlug, 10, 64); err == nil {
-		row = tx.queryRow(ctx, `SELECT `+listColumns+` FROM lists l WHERE l.id = ?`, id)
+		r = tx.queryRow(ctx, `SELECT `+listColumns+` FROM lists l WHERE l.id = ?`, id)
 	} else {
-		row = tx.queryRow(ctx, `SELECT `+listColumns+` FROM lists l WHERE l.slug = ?`, idOrSlug)
+		r = tx.queryRow(ctx, `SELECT `+listColumns+` FROM lists l WHERE l.slug = ?`, idOrSlug)
 	}
-	l, err := scanList(row)
+	l, err := scanList(r)
 	if isNoRows(err) {
 		return nil, notFound("List")
 	}

@@ -310,10 +310,12 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		fail(f, &herald.Error{Code: herald.EFORBIDDEN, Field: "ip", Message: "Only a site back end with an API token may pass ip and user_agent."})
 		return
 	}
-	if ok, wait := s.signupLimiter.allow(ip, time.Now()); !backend && !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		fail(f, herald.Errorf(herald.ERATELIMIT, "Too many signups from your network. Please try again in a minute."))
-		return
+	if !backend {
+		if ok, wait := s.signupLimiter.allow(ip, time.Now()); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			fail(f, herald.Errorf(herald.ERATELIMIT, "Too many signups from your network. Please try again in a minute."))
+			return
+		}
 	}
 	lists, err := s.DB.PublicLists(r.Context())
 	if err != nil {
@@ -484,6 +486,17 @@ func (s *Server) parseToken(w http.ResponseWriter, r *http.Request, kind byte) (
 	return t, true
 }
 
+// parseConfirm checks a confirmation token. Nonce 0 is the store's word for
+// "whatever is current", which no genuine link carries.
+func (s *Server) parseConfirm(w http.ResponseWriter, r *http.Request) (token.Token, bool) {
+	t, ok := s.parseToken(w, r, token.Confirm)
+	if ok && t.Nonce == 0 {
+		s.message(w, http.StatusNotFound, "This link is not valid", "Please check that you copied the whole link from the email.")
+		return t, false
+	}
+	return t, ok
+}
+
 func (s *Server) manageURL(subID int64) string {
 	return s.Config.BaseURL + "/manage/" + s.Tokens.Make(token.Token{Kind: token.Manage, SubscriberID: subID})
 }
@@ -493,7 +506,7 @@ func (s *Server) meta(r *http.Request, detail string) sqlstore.Meta {
 }
 
 func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.parseToken(w, r, token.Confirm)
+	t, ok := s.parseConfirm(w, r)
 	if !ok {
 		return
 	}
@@ -514,7 +527,7 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.parseToken(w, r, token.Confirm)
+	t, ok := s.parseConfirm(w, r)
 	if !ok {
 		return
 	}
@@ -589,6 +602,11 @@ func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.message(w, http.StatusRequestEntityTooLarge, "The form is too large", "Please go back and try again.")
+			return
+		}
 		s.message(w, http.StatusBadRequest, "The form could not be read", "Please go back and try again.")
 		return
 	}
