@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"time"
 
@@ -68,17 +69,8 @@ func (db *DB) ClaimJobs(ctx context.Context, n int, lease time.Duration) ([]hera
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var j herald.Job
-			var payload string
-			if err := rows.Scan(&j.ID, &j.Kind, &payload, &j.Status, &j.Attempts, &j.MaxAttempts, &j.RunAt, &j.LastError, &j.CreatedAt); err != nil {
-				return err
-			}
-			j.Payload = []byte(payload)
-			jobs = append(jobs, j)
-		}
-		return rows.Err()
+		jobs, err = scanJobs(rows)
+		return err
 	})
 	return jobs, err
 }
@@ -159,21 +151,29 @@ func (db *DB) Jobs(ctx context.Context, f JobFilter) ([]herald.Job, int, error) 
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var j herald.Job
-			var payload string
-			if err := rows.Scan(&j.ID, &j.Kind, &payload, &j.Status, &j.Attempts, &j.MaxAttempts, &j.RunAt, &j.LastError, &j.CreatedAt); err != nil {
-				return err
-			}
-			j.Payload = []byte(payload)
-			j.RunAt, j.CreatedAt = j.RunAt.UTC(), j.CreatedAt.UTC()
-			out = append(out, j)
-		}
-		return rows.Err()
+		out, err = scanJobs(rows)
+		return err
 	})
 	if out == nil {
 		out = []herald.Job{}
 	}
 	return out, total, err
+}
+
+// scanJobs reads job rows (id, kind, payload, status, attempts,
+// max_attempts, run_at, last_error, created_at) and closes them.
+func scanJobs(rows *sql.Rows) ([]herald.Job, error) {
+	defer rows.Close()
+	var out []herald.Job
+	for rows.Next() {
+		var j herald.Job
+		var payload string
+		if err := rows.Scan(&j.ID, &j.Kind, &payload, &j.Status, &j.Attempts, &j.MaxAttempts, &j.RunAt, &j.LastError, &j.CreatedAt); err != nil {
+			return nil, err
+		}
+		j.Payload = []byte(payload)
+		j.RunAt, j.CreatedAt = j.RunAt.UTC(), j.CreatedAt.UTC()
+		out = append(out, j)
+	}
+	return out, rows.Err()
 }

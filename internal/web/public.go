@@ -505,34 +505,19 @@ func (s *Server) meta(r *http.Request, detail string) sqlstore.Meta {
 	return sqlstore.Meta{Actor: herald.ActorReader, IP: clientIP(r), UserAgent: r.UserAgent(), Detail: detail}
 }
 
-func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.parseConfirm(w, r)
-	if !ok {
-		return
-	}
-	pc, err := s.DB.GetConfirmation(r.Context(), t.SubscriberID, t.Nonce)
-	if herald.ErrorCode(err) == herald.EGONE {
-		s.message(w, http.StatusGone, "This link has already been used", "Your subscription is already confirmed, or the link was replaced by a newer one.")
-		return
-	} else if err != nil {
-		s.logIfInternal(r, err)
-		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
-		return
-	}
-	names := make([]string, len(pc.Lists))
-	for i, l := range pc.Lists {
-		names[i] = l.ListName
-	}
-	s.render(w, http.StatusOK, "confirm", map[string]any{"Email": pc.Subscriber.Email, "Lists": names, "Action": r.URL.Path, "Done": false})
-}
+func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) { s.confirmation(w, r, false) }
 
-func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) { s.confirmation(w, r, true) }
+
+// confirmation shows a confirmation link's page (GET: one button, no
+// change) or confirms (POST).
+func (s *Server) confirmation(w http.ResponseWriter, r *http.Request, confirm bool) {
 	t, ok := s.parseConfirm(w, r)
 	if !ok {
 		return
 	}
 	pc, err := s.DB.GetConfirmation(r.Context(), t.SubscriberID, t.Nonce)
-	if err == nil {
+	if err == nil && confirm {
 		_, err = s.DB.Confirm(r.Context(), t.SubscriberID, t.Nonce, s.meta(r, ""))
 	}
 	if herald.ErrorCode(err) == herald.EGONE {
@@ -547,7 +532,11 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 	for i, l := range pc.Lists {
 		names[i] = l.ListName
 	}
-	s.render(w, http.StatusOK, "confirm", map[string]any{"Done": true, "Lists": names, "ManageURL": s.manageURL(t.SubscriberID)})
+	data := map[string]any{"Email": pc.Subscriber.Email, "Lists": names, "Action": r.URL.Path, "Done": confirm}
+	if confirm {
+		data["ManageURL"] = s.manageURL(t.SubscriberID)
+	}
+	s.render(w, http.StatusOK, "confirm", data)
 }
 
 func (s *Server) managePage(w http.ResponseWriter, r *http.Request) {
