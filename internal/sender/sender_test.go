@@ -327,4 +327,3 @@ func TestEngineScheduled(t *testing.T) {
 		}
 	})
 }
-

@@ -53,6 +53,19 @@ func (s *Server) routes() []route {
 		{"DELETE", "/lists/{id}/mailchimp", s.apiDeleteListMailchimp},
 		{"POST", "/lists/{id}/mailchimp/sync", s.apiSyncListMailchimp},
 		{"POST", "/lists/{id}/import/mailchimp", s.apiImportMailchimp},
+		{"GET", "/campaigns", s.apiListCampaigns},
+		{"POST", "/campaigns", s.apiCreateCampaign},
+		{"GET", "/campaigns/{id}", s.apiGetCampaign},
+		{"PATCH", "/campaigns/{id}", s.apiUpdateCampaign},
+		{"DELETE", "/campaigns/{id}", s.apiDeleteCampaign},
+		{"POST", "/campaigns/{id}/start", s.apiStartCampaign},
+		{"POST", "/campaigns/{id}/pause", s.apiPauseCampaign},
+		{"POST", "/campaigns/{id}/resume", s.apiResumeCampaign},
+		{"POST", "/campaigns/{id}/cancel", s.apiCancelCampaign},
+		{"POST", "/campaigns/{id}/test", s.apiTestCampaign},
+		{"POST", "/campaigns/{id}/resend-failed", s.apiResendFailed},
+		{"GET", "/campaigns/{id}/preview", s.apiPreviewCampaign},
+		{"GET", "/campaigns/{id}/deliveries", s.apiCampaignDeliveries},
 	}
 }
 

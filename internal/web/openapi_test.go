@@ -1042,6 +1042,7 @@ func TestOpenAPIServer(t *testing.T) {
 		do("GET", "/lists", "/lists", nil, 200)
 
 		mailchimpConformance(t, c) // openapi_mailchimp_test.go
+		campaignsConformance(t, c) // openapi_campaigns_test.go
 	})
 
 	t.Run("errors", func(t *testing.T) {
@@ -1056,7 +1057,7 @@ func TestOpenAPIServer(t *testing.T) {
 			p := sample(o.path)
 			if o.op["requestBody"] != nil {
 				c.fail(request{method: o.method, tmpl: o.path, path: p, raw: []byte(`{"x_undocumented": 1}`), ctype: "application/json"}, 400, "x_undocumented")
-				big := []byte(`{"name": "` + strings.Repeat("a", 65<<10) + `"}`)
+				big := []byte(`{"name": "` + strings.Repeat("a", 1025<<10) + `"}`) // over every route's limit (campaigns take 1 MB)
 				c.fail(request{method: o.method, tmpl: o.path, path: p, raw: big, ctype: "application/json"}, 413, "")
 				c.fail(request{method: o.method, tmpl: o.path, path: p, raw: []byte(`{}`), ctype: "text/plain"}, 415, "")
 			}
