@@ -38,6 +38,9 @@ Usage:
   herald serve [flags]              run the web server, API and background workers
   herald migrate [flags]            apply database migrations and exit
   herald token create NAME [flags]  create an API token and print it once
+  herald import mailchimp --list SLUG FILE...   import a Mailchimp audience export (zip or CSV files)
+  herald export mailchimp --list SLUG           write a list in Mailchimp's export format
+  herald bench import-mailchimp [--rows N]      time a generated import (rows/s, CPU, memory)
   herald version                    print the version
   herald help                       show this help and the settings
 
@@ -80,6 +83,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			fmt.Fprintf(stdout, "database is at schema version %d\n", v)
 		}
 		return err
+	case "import", "export", "bench":
+		return mailchimpCommand(ctx, cmd, rest, environ, stdout, stderr) // mailchimp.go
 	case "token":
 		if len(rest) < 2 || rest[0] != "create" {
 			return errors.New("usage: herald token create NAME")

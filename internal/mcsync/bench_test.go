@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/mcsync"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
@@ -33,11 +35,19 @@ func BenchmarkImport(b *testing.B) {
 			db := storetest.Open(b, url)
 			mustList(b, db, "daily")
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			res, err := mcsync.Import(context.Background(), db, []string{path}, mcsync.ImportOptions{List: "daily"})
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(res.Rows)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/row")
 		})
 	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

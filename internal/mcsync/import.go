@@ -11,6 +11,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -198,15 +199,32 @@ func Import(ctx context.Context, db *sqlstore.DB, paths []string, opt ImportOpti
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan batchOut, 2)
+	// SQLite has one writer. PostgreSQL takes batches on several
+	// connections at once; rows are routed by address, so the batches of
+	// different writers never share one and each address's rows are
+	// applied in file order.
+	writers := 1
+	if db.Dialect() == "postgres" {
+		writers = 2
+	}
+	outs := make([]chan batchOut, writers)
+	sends := make([]chan<- batchOut, writers)
+	for i := range outs {
+		outs[i] = make(chan batchOut, 2)
+		sends[i] = outs[i]
+	}
 	notices := make(chan sqlstore.ImportNotice, 256)
 	var readBytes atomic.Int64
 	var readRows atomic.Int64
 	readErr := make(chan error, 1)
 	go func() {
-		defer close(batches)
+		defer func() {
+			for _, o := range outs {
+				close(o)
+			}
+		}()
 		defer close(notices)
-		readErr <- readSources(ctx, srcs, main.ID, groups, &readBytes, &readRows, batches, notices)
+		readErr <- readSources(ctx, srcs, main.ID, groups, &readBytes, &readRows, sends, notices)
 	}()
 
 	var collected []sqlstore.ImportNotice
@@ -217,27 +235,44 @@ func Import(ctx context.Context, db *sqlstore.DB, paths []string, opt ImportOpti
 		}
 		close(noticesDone)
 	}()
+	var mu sync.Mutex
 	lastProgress := time.Time{}
 	var werr error
-	for b := range batches {
-		if werr != nil {
-			continue // drain so the reader can finish
-		}
-		counts, ns, err := db.ImportBatch(ctx, lists, b.rows)
-		if err != nil {
-			werr = err
-			cancel()
-			continue
-		}
-		res.ImportCounts.Add(counts)
-		for _, n := range ns {
-			res.notice(opt.MaxNotices, n)
-		}
-		if opt.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
-			lastProgress = time.Now()
-			opt.Progress(Progress{Rows: int(readRows.Load()), Bytes: readBytes.Load(), Total: total})
-		}
+	var wg sync.WaitGroup
+	for _, in := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range in {
+				mu.Lock()
+				failed := werr != nil
+				mu.Unlock()
+				if failed {
+					continue // drain so the reader can finish
+				}
+				counts, ns, err := db.ImportBatch(ctx, lists, b.rows)
+				mu.Lock()
+				if err != nil {
+					if werr == nil {
+						werr = err
+					}
+					cancel()
+					mu.Unlock()
+					continue
+				}
+				res.ImportCounts.Add(counts)
+				for _, n := range ns {
+					res.notice(opt.MaxNotices, n)
+				}
+				if opt.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
+					lastProgress = time.Now()
+					opt.Progress(Progress{Rows: int(readRows.Load()), Bytes: readBytes.Load(), Total: total})
+				}
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	<-noticesDone
 	rerr := <-readErr
 	for _, n := range collected {
@@ -272,20 +307,35 @@ func fileOrder(files []string, f string) int {
 	return len(files)
 }
 
-func readSources(ctx context.Context, srcs []source, mainList int64, groups []groupTarget, readBytes, readRows *atomic.Int64, out chan<- batchOut, notices chan<- sqlstore.ImportNotice) error {
-	batch := make([]sqlstore.ImportRow, 0, sqlstore.ImportBatchSize)
-	inBatch := make(map[string]bool, sqlstore.ImportBatchSize)
-	send := func() error {
-		if len(batch) == 0 {
+func readSources(ctx context.Context, srcs []source, mainList int64, groups []groupTarget, readBytes, readRows *atomic.Int64, outs []chan<- batchOut, notices chan<- sqlstore.ImportNotice) error {
+	type shard struct {
+		batch   []sqlstore.ImportRow
+		inBatch map[string]bool
+	}
+	shards := make([]*shard, len(outs))
+	for i := range shards {
+		shards[i] = &shard{batch: make([]sqlstore.ImportRow, 0, sqlstore.ImportBatchSize), inBatch: make(map[string]bool, sqlstore.ImportBatchSize)}
+	}
+	sendShard := func(i int) error {
+		sh := shards[i]
+		if len(sh.batch) == 0 {
 			return nil
 		}
 		select {
-		case out <- batchOut{rows: batch}:
+		case outs[i] <- batchOut{rows: sh.batch}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		batch = make([]sqlstore.ImportRow, 0, sqlstore.ImportBatchSize)
-		clear(inBatch)
+		sh.batch = make([]sqlstore.ImportRow, 0, sqlstore.ImportBatchSize)
+		clear(sh.inBatch)
+		return nil
+	}
+	sendAll := func() error {
+		for i := range shards {
+			if err := sendShard(i); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	for _, src := range srcs {
@@ -332,16 +382,21 @@ func readSources(ctx context.Context, srcs []source, mainList int64, groups []gr
 				notices <- sqlstore.ImportNotice{File: row.File, Line: row.Line, Message: msg + " (skipped)"}
 				continue
 			}
-			if inBatch[ir.Key] {
-				if err := send(); err != nil {
+			si := 0
+			if len(shards) > 1 {
+				si = int(fnv32(ir.Key) % uint32(len(shards)))
+			}
+			sh := shards[si]
+			if sh.inBatch[ir.Key] {
+				if err := sendShard(si); err != nil {
 					rc.Close()
 					return err
 				}
 			}
-			inBatch[ir.Key] = true
-			batch = append(batch, ir)
-			if len(batch) == sqlstore.ImportBatchSize {
-				if err := send(); err != nil {
+			sh.inBatch[ir.Key] = true
+			sh.batch = append(sh.batch, ir)
+			if len(sh.batch) == sqlstore.ImportBatchSize {
+				if err := sendShard(si); err != nil {
 					rc.Close()
 					return err
 				}
@@ -349,7 +404,17 @@ func readSources(ctx context.Context, srcs []source, mainList int64, groups []gr
 		}
 		rc.Close()
 	}
-	return send()
+	return sendAll()
+}
+
+// fnv32 is FNV-1a, to spread addresses over writers.
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }
 
 // importRow validates a row as Herald would a signup and builds what the
@@ -381,6 +446,9 @@ func importRow(row *mailchimp.Row, kind mailchimp.Kind, mainList int64, groups [
 	}
 	if size > 15<<10 {
 		return sqlstore.ImportRow{}, "merge fields longer than 15 KB"
+	}
+	if ir.Attributes != nil {
+		ir.AttrsJSON = sqlstore.AttributesJSON(ir.Attributes)
 	}
 	for _, g := range groups {
 		for _, name := range row.Groups[matchColumn(row.Groups, g.column)] {

@@ -288,8 +288,10 @@ func suppression(ctx context.Context, tx *Tx, emailKey string) (time.Time, bool,
 // liftSuppression takes an address off the suppression list: it signed up
 // and confirmed anew (here: through Mailchimp).
 func liftSuppression(ctx context.Context, tx *Tx, emailKey string) error {
-	_, err := tx.exec(ctx, `DELETE FROM suppressions WHERE hash = ?`, tx.db.SuppressionHash(emailKey))
-	return err
+	if _, err := tx.exec(ctx, `DELETE FROM suppressions WHERE hash = ?`, tx.db.SuppressionHash(emailKey)); err != nil {
+		return err
+	}
+	return setSuppressedFlag(ctx, tx, emailKey, false)
 }
 
 func (w *webhookApply) subscribe(ctx context.Context, subID int64, key string) (int64, error) {
@@ -432,6 +434,11 @@ func (w *webhookApply) email(ctx context.Context, subID int64) error {
 		return err
 	}
 	if _, err := w.tx.exec(ctx, `UPDATE outbox SET to_key = ? WHERE to_key = ?`, key, oldKey); err != nil {
+		return err
+	}
+	if _, sup, err := suppression(ctx, w.tx, key); err != nil {
+		return err
+	} else if err := setSuppressedFlag(ctx, w.tx, key, sup); err != nil {
 		return err
 	}
 	w.note("address changed")

@@ -1,0 +1,96 @@
+package sqlstore
+
+// PostgreSQL's side of bulk import: a statement takes one array per column
+// (INSERT … SELECT FROM unnest(…)) rather than thousands of parameters,
+// which costs the client a fraction of the encoding and the server of the
+// parsing, and lookups take an array (= ANY(…)).
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// unnestSQL is "SELECT * FROM unnest(?::text[], ?::int8[], …)".
+func unnestSQL(types []string) string {
+	var b strings.Builder
+	b.WriteString(" SELECT * FROM unnest(")
+	for i, t := range types {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("?::" + t + "[]")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// columnArrays turns row-major values into one typed slice per column.
+func columnArrays(types []string, args []any) ([]any, error) {
+	cols := len(types)
+	n := len(args) / cols
+	out := make([]any, cols)
+	for c, t := range types {
+		switch t {
+		case "text":
+			a := make([]string, n)
+			for r := 0; r < n; r++ {
+				s, ok := args[r*cols+c].(string)
+				if !ok {
+					return nil, fmt.Errorf("column %d: %T is not text", c, args[r*cols+c])
+				}
+				a[r] = s
+			}
+			out[c] = a
+		case "int8":
+			a := make([]int64, n)
+			for r := 0; r < n; r++ {
+				v, ok := args[r*cols+c].(int64)
+				if !ok {
+					return nil, fmt.Errorf("column %d: %T is not int8", c, args[r*cols+c])
+				}
+				a[r] = v
+			}
+			out[c] = a
+		case "timestamptz":
+			a := make([]pgtype.Timestamptz, n)
+			for r := 0; r < n; r++ {
+				switch v := args[r*cols+c].(type) {
+				case time.Time:
+					a[r] = pgtype.Timestamptz{Time: v, Valid: true}
+				case nil:
+				default:
+					return nil, fmt.Errorf("column %d: %T is not a time", c, v)
+				}
+			}
+			out[c] = a
+		default:
+			return nil, fmt.Errorf("unnest: unknown type %q", t)
+		}
+	}
+	return out, nil
+}
+
+// inSQL is "col IN (?, …)" with the values as arguments on SQLite, and
+// "col = ANY(?::text[])" (or int8[]) with one array on PostgreSQL.
+func (tx *Tx) inSQL(col string, vals []any) (string, []any) {
+	if tx.db.dialect.name() != "postgres" || len(vals) == 0 {
+		return col + ` IN (` + placeholders(len(vals)) + `)`, vals
+	}
+	switch vals[0].(type) {
+	case int64:
+		a := make([]int64, len(vals))
+		for i, v := range vals {
+			a[i] = v.(int64)
+		}
+		return col + ` = ANY(?::int8[])`, []any{a}
+	default:
+		a := make([]string, len(vals))
+		for i, v := range vals {
+			a[i], _ = v.(string)
+		}
+		return col + ` = ANY(?::text[])`, []any{a}
+	}
+}
