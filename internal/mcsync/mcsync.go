@@ -43,6 +43,10 @@ type Service struct {
 	Timeout time.Duration
 	// MaxUpload bounds an export uploaded through the API (default 1 GB).
 	MaxUpload int64
+	// Backoff is the first retry delay after a 429 without Retry-After
+	// (default 1 s; twice that after a 5xx or a network error), doubled
+	// per attempt up to 30 minutes, with ±20 % jitter.
+	Backoff time.Duration
 
 	slots chan struct{} // Mailchimp jobs running at once
 
@@ -58,7 +62,7 @@ type Service struct {
 func New(db *sqlstore.DB, log *slog.Logger, baseURL, publisher string, jobWorkers int) *Service {
 	n := min(mailchimp.MaxConnections, max(1, jobWorkers-2))
 	return &Service{DB: db, Log: log, BaseURL: strings.TrimRight(baseURL, "/"), Publisher: publisher, MaxUpload: 1 << 30,
-		slots: make(chan struct{}, n)}
+		Backoff: time.Second, slots: make(chan struct{}, n)}
 }
 
 // Register adds the Mailchimp job handlers to a worker.
@@ -134,15 +138,18 @@ func (s *Service) complete(ctx context.Context, job herald.Job) {
 
 // retryDelay is the wait before retrying a call Mailchimp may take later:
 // what Retry-After asked for, else exponential backoff with ±20 % jitter
-// from 1 s (429: too many connections) or 2 s (5xx, network), capped at 30
-// minutes.
-func retryDelay(err error, attempt int) time.Duration {
+// from base (429: too many connections) or twice base (5xx, network),
+// capped at 30 minutes.
+func retryDelay(err error, attempt int, base time.Duration) time.Duration {
 	if ra := mailchimp.RetryAfter(err); ra > 0 {
 		return ra + rand.N(ra/10+time.Millisecond)
 	}
-	d := 2 * time.Second
+	if base <= 0 {
+		base = time.Second
+	}
+	d := 2 * base
 	if errors.Is(err, mailchimp.ErrRateLimited) {
-		d = time.Second
+		d = base
 	}
 	for i := 1; i < attempt && d < 30*time.Minute; i++ {
 		d *= 2
@@ -153,15 +160,15 @@ func retryDelay(err error, attempt int) time.Duration {
 
 // classify turns a Mailchimp failure into what the queue should do.
 // describe says what was being done, scrub hides the address (erasures).
-func classify(err error, attempt int, describe string, scrub func(string) string) error {
+func (s *Service) classify(err error, attempt int, describe string, scrub func(string) string) error {
 	msg := scrub(describe + ": " + explain(err))
 	plain := errors.New(msg)
 	switch {
 	case mailchimp.IsRetryable(err):
-		return queue.RetryAfter(plain, retryDelay(err, attempt))
+		return queue.RetryAfter(plain, retryDelay(err, attempt, s.Backoff))
 	case mailchimp.IsAuth(err):
 		// Nothing works until the operator fixes the key; keep the work.
-		return queue.RetryAfter(plain, retryDelay(err, attempt+3))
+		return queue.RetryAfter(plain, retryDelay(err, attempt+3, s.Backoff))
 	}
 	var ae *mailchimp.APIError
 	if errors.As(err, &ae) || errors.Is(err, mailchimp.ErrInvalidAPIKey) {
@@ -270,7 +277,7 @@ func (s *Service) memberJob(ctx context.Context, job herald.Job) error {
 		return queue.Permanent(fmt.Errorf("unknown Mailchimp operation %q", op.Op))
 	}
 	if err != nil {
-		return classify(err, job.Attempts, describe, scrub)
+		return s.classify(err, job.Attempts, describe, scrub)
 	}
 	s.complete(ctx, job)
 	return nil
@@ -376,7 +383,7 @@ func (s *Service) syncJob(ctx context.Context, job herald.Job) error {
 				if perr := s.DB.MailchimpSyncProgress(ctx, p.ListID, cursor, st); perr != nil {
 					return perr
 				}
-				return classify(err, job.Attempts, "bulk sync of "+link.List, noScrub)
+				return s.classify(err, job.Attempts, "bulk sync of "+link.List, noScrub)
 			}
 			st.Created += res.Created
 			st.Updated += res.Updated
@@ -435,7 +442,7 @@ func (s *Service) webhookJob(ctx context.Context, job herald.Job) error {
 	case "remove":
 		err := c.DeleteWebhook(ctx, p.AudienceID, p.WebhookID)
 		if err != nil && !mailchimp.IsNotFound(err) {
-			return classify(err, job.Attempts, "removing Herald's webhook from audience "+p.AudienceID, noScrub)
+			return s.classify(err, job.Attempts, "removing Herald's webhook from audience "+p.AudienceID, noScrub)
 		}
 		return nil
 	case "register":
@@ -476,5 +483,5 @@ func (s *Service) webhookJob(ctx context.Context, job herald.Job) error {
 	if serr := s.DB.SetMailchimpWebhook(ctx, p.ListID, "", hide(msg)); serr != nil {
 		return serr
 	}
-	return classify(err, job.Attempts, "registering Herald's webhook on audience "+p.AudienceID, hide)
+	return s.classify(err, job.Attempts, "registering Herald's webhook on audience "+p.AudienceID, hide)
 }
