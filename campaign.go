@@ -94,8 +94,10 @@ type Delivery struct {
 	Attempts      int        `json:"attempts"`
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	LastReply     string     `json:"last_reply"`
-	MessageID     string     `json:"message_id"`
-	UpdatedAt     *time.Time `json:"updated_at,omitempty"`
+	// MessageID is derived, not stored (sqlstore.MessageIDs); "" until
+	// the first attempt.
+	MessageID string     `json:"message_id"`
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
 
 // Limits of campaign fields.

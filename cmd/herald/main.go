@@ -43,6 +43,8 @@ Usage:
   herald bench import-mailchimp [--rows N]      time a generated import (rows/s, CPU, memory)
   herald version                    print the version
   herald help                       show this help and the settings
+  herald dkim keygen --selector S --domain D [--algo rsa|ed25519]   make a DKIM key, print its DNS record
+  herald bench send --subscribers N [--smtp-url URL] [--dkim rsa]   time a campaign into an SMTP sink
 
 Settings (flags override HERALD_* environment variables, which override the config file):
 `
@@ -54,6 +56,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return errors.New("no command given")
 	}
 	cmd, rest := args[0], args[1:]
+	switch { // campaign tools
+	case cmd == "dkim":
+		return dkimCommand(ctx, rest, environ, stdout, stderr) // dkim.go
+	case cmd == "bench" && len(rest) > 0 && rest[0] == "send":
+		return benchSend(ctx, rest[1:], environ, stdout, stderr) // bench_send.go
+	}
 	switch cmd {
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "herald", herald.Version)

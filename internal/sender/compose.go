@@ -3,10 +3,6 @@ package sender
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base32"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	netmail "net/mail"
@@ -50,7 +46,7 @@ type Prepared struct {
 	headers  []mail.Header // the same for every reader
 	signer   *mail.DKIMSigner
 	cfg      *Config
-	midKey   []byte
+	ids      *sqlstore.MessageIDs
 }
 
 // Prepare compiles a campaign. It fails with an EINVALID error (field and
@@ -73,7 +69,7 @@ func Prepare(ctx context.Context, db *sqlstore.DB, cfg *Config, c *herald.Campai
 	if err := db.CheckHeraldDelivers(ctx, c.ListIDs); err != nil {
 		return nil, err
 	}
-	p := &Prepared{Campaign: c, cfg: cfg, from: cfg.From}
+	p := &Prepared{Campaign: c, cfg: cfg, from: cfg.From, ids: db.MessageIDs()}
 	if c.From != "" {
 		a, err := herald.ParseAddress(c.From)
 		if err != nil {
@@ -88,7 +84,7 @@ func Prepare(ctx context.Context, db *sqlstore.DB, cfg *Config, c *herald.Campai
 		}
 		p.replyTo = a
 	}
-	p.domain = strings.ToLower(p.from.Address[strings.LastIndexByte(p.from.Address, '@')+1:])
+	p.domain = domainOf(p.from.Address)
 	date := time.Now().UTC()
 	if c.StartedAt != nil {
 		date = *c.StartedAt
@@ -113,10 +109,6 @@ func Prepare(ctx context.Context, db *sqlstore.DB, cfg *Config, c *herald.Campai
 	if p.signer, err = loadSigner(ctx, db, p.domain); err != nil {
 		return nil, err
 	}
-	// Message-IDs are derived from campaign and reader, keyed by the
-	// installation's secret, so that every attempt to a reader carries the
-	// same id.
-	p.midKey = db.DeriveKey("message-id")
 	return p, nil
 }
 
@@ -161,32 +153,38 @@ func ReaderFrom(r *sqlstore.Recipient) *Reader {
 	return rd
 }
 
-// buffers are one worker's reusable buffers.
+// buffers are one worker's reusable buffers and token makers.
 type buffers struct {
-	html, text bytes.Buffer
-	out        []byte
-	headers    []mail.Header
-	rdr        render.Reader
-	unsub      []byte
+	html, text    bytes.Buffer
+	out           []byte
+	headers       []mail.Header
+	rdr           render.Reader
+	url, lu       []byte
+	unsub, manage *token.Maker
 }
 
 func newBuffers() *buffers { return &buffers{out: make([]byte, 0, 16<<10)} }
 
 // MessageID is the Message-ID (without brackets) of the campaign's message
-// to a reader: keyed by the installation's secret, so it reveals no ids,
-// and the same on every attempt, so that a message sent twice (a crash,
-// a lost reply) can be recognised as one.
+// to a reader: the same on every attempt, so that a message sent twice (a
+// crash, a lost reply) can be recognised as one (see sqlstore.MessageIDs).
 func (p *Prepared) MessageID(subscriberID int64) string {
-	m := hmac.New(sha256.New, p.midKey)
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(p.Campaign.ID))
-	binary.BigEndian.PutUint64(b[8:], uint64(subscriberID))
-	m.Write(b[:])
-	sum := m.Sum(nil)
-	return midEncoding.EncodeToString(sum[:16]) + "@" + p.domain
+	return p.ids.Make(p.Campaign.ID, subscriberID, p.domain)
 }
 
-var midEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+// MessageDomain is the domain of a campaign's Message-IDs: its sender's.
+func MessageDomain(c *herald.Campaign, cfg *Config) string {
+	if c.From != "" {
+		if a, err := herald.ParseAddress(c.From); err == nil {
+			return domainOf(a.Address)
+		}
+	}
+	return domainOf(cfg.From.Address)
+}
+
+func domainOf(addr string) string {
+	return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
+}
 
 // URLs returns the reader's unsubscribe (one-click, for the lists of this
 // campaign) and preferences links.
@@ -202,7 +200,15 @@ func (p *Prepared) URLs(subscriberID int64) (unsub, manage string) {
 func (p *Prepared) message(r *Reader, extra []mail.Header, subjectPrefix, msgID string, date time.Time, bufs *buffers) ([]byte, error) {
 	unsub, manage := p.cfg.BaseURL+"/unsubscribe/test", p.cfg.BaseURL+"/manage/test"
 	if r.ID != 0 {
-		unsub, manage = p.URLs(r.ID)
+		if bufs.unsub == nil {
+			bufs.unsub, bufs.manage = p.cfg.Tokens.Maker(token.Unsubscribe), p.cfg.Tokens.Maker(token.Manage)
+		}
+		bufs.url = append(append(bufs.url[:0], p.cfg.BaseURL...), "/unsubscribe/"...)
+		bufs.url = bufs.unsub.Append(bufs.url, token.Token{Kind: token.Unsubscribe, SubscriberID: r.ID, Lists: p.Campaign.ListIDs, CampaignID: p.Campaign.ID})
+		unsub = string(bufs.url)
+		bufs.url = append(append(bufs.url[:0], p.cfg.BaseURL...), "/manage/"...)
+		bufs.url = bufs.manage.Append(bufs.url, token.Token{Kind: token.Manage, SubscriberID: r.ID})
+		manage = string(bufs.url)
 	}
 	bufs.html.Reset()
 	bufs.text.Reset()
@@ -211,8 +217,8 @@ func (p *Prepared) message(r *Reader, extra []mail.Header, subjectPrefix, msgID 
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	bufs.headers = append(bufs.headers[:0], p.headers...)
-	bufs.unsub = append(append(append(bufs.unsub[:0], '<'), unsub...), '>')
-	bufs.headers = append(bufs.headers, mail.Header{Name: "List-Unsubscribe", Value: string(bufs.unsub)})
+	bufs.lu = append(append(append(bufs.lu[:0], '<'), unsub...), '>')
+	bufs.headers = append(bufs.headers, mail.Header{Name: "List-Unsubscribe", Value: string(bufs.lu)})
 	bufs.headers = append(bufs.headers, extra...)
 	m := mail.Message{
 		From:      p.from,

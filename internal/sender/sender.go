@@ -361,7 +361,7 @@ func (e *Engine) claimBatch(ctx context.Context, cs *campaignState) (int, error)
 	e.mu.Lock()
 	e.live[st] = struct{}{}
 	e.mu.Unlock()
-	rs, err := e.DB.BatchRecipients(ctx, b, nil)
+	rs, err := e.DB.BatchRecipients(ctx, b, cs.prep.Campaign.ListIDs, nil)
 	if err != nil {
 		// Give the range back; it is claimed again later.
 		st.remaining = 1
@@ -381,7 +381,7 @@ func (e *Engine) claimRetries(ctx context.Context, cs *campaignState) (int, erro
 	if e.Rate > 0 {
 		n = min(n, max(1, int(e.Rate*5)))
 	}
-	rs, until, err := e.DB.ClaimRetries(ctx, cs.id, n, 2*time.Minute)
+	rs, until, err := e.DB.ClaimRetries(ctx, cs.id, cs.prep.Campaign.ListIDs, n, 2*time.Minute)
 	if err != nil || len(rs) == 0 {
 		return 0, err
 	}
@@ -452,7 +452,8 @@ func (e *Engine) sendOne(ctx, sendCtx context.Context, j *job, bufs *buffers) {
 		e.release(j)
 		return
 	}
-	out := sqlstore.Outcome{CampaignID: cs.id, SubscriberID: j.r.SubscriberID, Attempted: true, MessageID: p.MessageID(j.r.SubscriberID)}
+	out := sqlstore.Outcome{CampaignID: cs.id, SubscriberID: j.r.SubscriberID, Attempted: true}
+	msgID := p.MessageID(j.r.SubscriberID)
 	rd := ReaderFrom(&j.r)
 	probing := false // this worker holds a message the relay was down for
 	for {
@@ -466,7 +467,7 @@ func (e *Engine) sendOne(ctx, sendCtx context.Context, j *job, bufs *buffers) {
 			e.release(j)
 			return
 		}
-		msg, err := p.message(rd, nil, "", out.MessageID, time.Now(), bufs)
+		msg, err := p.message(rd, nil, "", msgID, time.Now(), bufs)
 		if err != nil {
 			// This reader's data cannot make a message (it never will).
 			out.Status, out.Reply = herald.DeliveryFailed, "not sent: "+err.Error()
@@ -476,7 +477,7 @@ func (e *Engine) sendOne(ctx, sendCtx context.Context, j *job, bufs *buffers) {
 		err = e.Transport.Send(sctx, p.from.Address, []string{j.r.Email}, msg)
 		cancel()
 		if err == nil {
-			out.Status, out.Reply = herald.DeliverySent, "250 OK"
+			out.Status = herald.DeliverySent
 			break
 		}
 		if relayDown(err) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func claimAll(t *testing.T, db *sqlstore.DB, id int64, size int) (map[int64]sqls
 			return out, batches
 		}
 		batches = append(batches, b)
-		rs, err := db.BatchRecipients(ctx, b, nil)
+		rs, err := db.BatchRecipients(ctx, b, listIDs(t, db, id), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,14 +151,14 @@ func TestCampaignClaimSkipsAndCounts(t *testing.T) {
 		}
 		next := time.Now().Add(-time.Second)
 		outs := []sqlstore.Outcome{
-			{CampaignID: c.ID, SubscriberID: ids[0], Status: herald.DeliverySent, Attempted: true, Reply: "250 ok", MessageID: "m0@x"},
+			{CampaignID: c.ID, SubscriberID: ids[0], Status: herald.DeliverySent, Attempted: true, Reply: "250 ok"},
 			{CampaignID: c.ID, SubscriberID: ids[1], Status: herald.DeliverySkipped, Reply: "unsubscribed"},
 			{CampaignID: c.ID, SubscriberID: ids[2], Status: herald.DeliverySkipped, Reply: "erased"},
 			{CampaignID: c.ID, SubscriberID: ids[3], Status: herald.DeliverySkipped, Reply: "suppressed"},
 			{CampaignID: c.ID, SubscriberID: ids[4], Status: herald.DeliveryFailed, Attempted: true, Reply: "550 no"},
 			{CampaignID: c.ID, SubscriberID: ids[5], Status: herald.DeliveryRetry, Attempted: true, Reply: "451 later", NextAttemptAt: next},
 			// Reported twice: counted once.
-			{CampaignID: c.ID, SubscriberID: ids[0], Status: herald.DeliverySent, Attempted: true, Reply: "250 ok", MessageID: "m0@x"},
+			{CampaignID: c.ID, SubscriberID: ids[0], Status: herald.DeliverySent, Attempted: true, Reply: "250 ok"},
 		}
 		ends := []sqlstore.BatchEnd{{ID: batches[0].ID, LeaseToken: batches[0].LeaseToken}}
 		counts, err := db.RecordOutcomes(ctx, outs, ends)
@@ -175,11 +176,11 @@ func TestCampaignClaimSkipsAndCounts(t *testing.T) {
 			t.Fatalf("finished with a retry due: %v %v", done, err)
 		}
 		// The retry is due: claimed alone, then delivered.
-		rs, until, err := db.ClaimRetries(ctx, c.ID, 10, time.Minute)
+		rs, until, err := db.ClaimRetries(ctx, c.ID, c.ListIDs, 10, time.Minute)
 		if err != nil || len(rs) != 1 || rs[0].SubscriberID != ids[5] || rs[0].Attempts != 1 || until.Before(time.Now()) {
 			t.Fatalf("retries %+v %v %v", rs, until, err)
 		}
-		if again, _, _ := db.ClaimRetries(ctx, c.ID, 10, time.Minute); len(again) != 0 {
+		if again, _, _ := db.ClaimRetries(ctx, c.ID, c.ListIDs, 10, time.Minute); len(again) != 0 {
 			t.Fatalf("a leased retry was claimed again: %+v", again)
 		}
 		if _, err := db.RecordOutcomes(ctx, []sqlstore.Outcome{{CampaignID: c.ID, SubscriberID: ids[5], Status: herald.DeliverySent, Attempted: true}}, nil); err != nil {
@@ -193,7 +194,7 @@ func TestCampaignClaimSkipsAndCounts(t *testing.T) {
 			t.Fatalf("campaign %+v", cur)
 		}
 		ds, err := db.Deliveries(ctx, c.ID, sqlstore.DeliveryFilter{})
-		if err != nil || len(ds) != 6 || ds[5].Attempts != 2 || ds[5].Status != "sent" || ds[0].MessageID != "m0@x" {
+		if err != nil || len(ds) != 6 || ds[5].Attempts != 2 || ds[5].Status != "sent" || ds[0].LastReply != "250 accepted" || ds[4].LastReply != "550 no" {
 			t.Fatalf("ledger %+v %v", ds, err)
 		}
 		// Resend to the failed one: running again, failed back to pending.
@@ -201,7 +202,7 @@ func TestCampaignClaimSkipsAndCounts(t *testing.T) {
 		if err != nil || n != 1 || cur.Status != herald.CampaignRunning || cur.Stats.Failed != 0 || cur.Stats.Pending != 1 {
 			t.Fatalf("resend: %d %+v %v", n, cur, err)
 		}
-		if rs, _, _ := db.ClaimRetries(ctx, c.ID, 10, time.Minute); len(rs) != 1 || rs[0].SubscriberID != ids[4] || rs[0].Attempts != 0 {
+		if rs, _, _ := db.ClaimRetries(ctx, c.ID, c.ListIDs, 10, time.Minute); len(rs) != 1 || rs[0].SubscriberID != ids[4] || rs[0].Attempts != 0 {
 			t.Fatalf("resend claim %+v", rs)
 		}
 	})
@@ -252,7 +253,7 @@ func TestCampaignLeases(t *testing.T) {
 		if err != nil || b3 == nil || b3.ID != b1.ID {
 			t.Fatalf("released range not reclaimed: %+v %v", b3, err)
 		}
-		rs, _ := db.BatchRecipients(ctx, b3, nil)
+		rs, _ := db.BatchRecipients(ctx, b3, listIDs(t, db, c.ID), nil)
 		if len(rs) != 3 {
 			t.Fatalf("%d recipients in the released range", len(rs))
 		}
@@ -288,7 +289,7 @@ func TestCampaignConcurrentClaims(t *testing.T) {
 					if b == nil {
 						return
 					}
-					rs, err := db.BatchRecipients(ctx, b, nil)
+					rs, err := db.BatchRecipients(ctx, b, c.ListIDs, nil)
 					if err != nil {
 						t.Error(err)
 						return
@@ -356,4 +357,34 @@ func TestReserveSends(t *testing.T) {
 			t.Fatalf("an hour later: granted %d", n)
 		}
 	})
+}
+
+func TestMessageIDs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ids := db.MessageIDs()
+		a := ids.Make(7, 123456, "planet.example")
+		if a != ids.Make(7, 123456, "planet.example") || a == ids.Make(7, 123457, "planet.example") || a == ids.Make(8, 123456, "planet.example") {
+			t.Fatal("Message-IDs are not stable and distinct")
+		}
+		if len(a) != 26+len("@planet.example") || strings.Contains(a, "123456") {
+			t.Fatalf("Message-ID %q", a)
+		}
+		if c, s, ok := ids.Parse("<" + a + ">"); !ok || c != 7 || s != 123456 {
+			t.Fatalf("Parse(%q) = %d %d %v", a, c, s, ok)
+		}
+		for _, bad := range []string{"", "x@y", "aaaaaaaaaaaaaaaaaaaaaaaaaa@planet.example", a[:25] + "@planet.example"} {
+			if _, _, ok := ids.Parse(bad); ok {
+				t.Errorf("Parse(%q) accepted", bad)
+			}
+		}
+	})
+}
+
+func listIDs(t *testing.T, db *sqlstore.DB, id int64) []int64 {
+	t.Helper()
+	c, err := db.GetCampaign(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ListIDs
 }

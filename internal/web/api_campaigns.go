@@ -319,6 +319,16 @@ func (s *Server) apiCampaignDeliveries(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	c, err := s.DB.GetCampaign(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	ids, domain := s.DB.MessageIDs(), sender.MessageDomain(c, s.senderConfig())
+	for i := range ds {
+		if ds[i].Attempts > 0 || ds[i].Status == herald.DeliverySent {
+			ds[i].MessageID = ids.Make(id, ds[i].SubscriberID, domain)
+		}
+	}
 	var next *int64
 	if len(ds) == limit {
 		n := ds[len(ds)-1].SubscriberID

@@ -6,6 +6,9 @@
 -- pass are claimed by ranges of subscriber_id (delivery_batches) rather
 -- than row by row, so a message costs one ledger write, not three; rows to
 -- retry are claimed one by one ('sending', leased until next_attempt_at).
+-- Message-IDs are not stored: each is the (campaign, subscriber) pair
+-- encrypted under a key derived from the installation's secret, so the
+-- sender and the API derive the same one (sqlstore.MessageIDs).
 -- The SQLite and PostgreSQL versions have the same tables and columns
 -- (SQLite keeps the ledger WITHOUT ROWID: the primary key is the row).
 
@@ -57,7 +60,6 @@ CREATE TABLE deliveries (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMPTZ,
     last_reply      TEXT NOT NULL DEFAULT '',
-    message_id      TEXT NOT NULL DEFAULT '',
     updated_at      TIMESTAMPTZ,
     PRIMARY KEY (campaign_id, subscriber_id)
 );
