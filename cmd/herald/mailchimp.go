@@ -315,6 +315,51 @@ func rss() int64 {
 	return pages * int64(os.Getpagesize())
 }
 
+// processCPU sums the CPU time of the processes named name (Linux /proc):
+// the PostgreSQL server's share of an import.
+func processCPU(name string) time.Duration {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open || s[open+1:end] != name {
+			continue
+		}
+		f := strings.Fields(s[end+1:])
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		k, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + k
+	}
+	return time.Duration(ticks) * (time.Second / 100) // USER_HZ
+}
+
+// systemBusy is the machine's busy CPU time so far (/proc/stat), all
+// processes included.
+func systemBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 && i < 8 { // not idle, not iowait
+			busy += n
+		}
+	}
+	return time.Duration(busy) * (time.Second / 100)
+}
+
 func loadavg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -418,6 +463,7 @@ func benchImport(ctx context.Context, args, environ []string, stdout, stderr io.
 	}()
 	load0 := loadavg()
 	cpu0, _ := rusage()
+	pg0, sys0 := processCPU("postgres"), systemBusy()
 	opt := mcsync.ImportOptions{List: slug}
 	if isTerminal(stderr) {
 		opt.Progress = progressBar(stderr, start)
@@ -425,6 +471,7 @@ func benchImport(ctx context.Context, args, environ []string, stdout, stderr io.
 	res, err := mcsync.Import(ctx, db, []string{path}, opt)
 	wall := time.Since(start)
 	cpu1, maxRSS := rusage()
+	pg1, sys1 := processCPU("postgres"), systemBusy()
 	close(stop)
 	<-sampled
 	if opt.Progress != nil {
@@ -438,8 +485,12 @@ func benchImport(ctx context.Context, args, environ []string, stdout, stderr io.
 		group(int64(total)), group(int64(res.Rows)), group(int64(res.Skipped)), float64(st.Size())/(1<<20), db.Dialect(), cfg.DatabaseURL)
 	fmt.Fprintf(stdout, "  wall time      %.2f s\n", wall.Seconds())
 	fmt.Fprintf(stdout, "  rows/s         %s\n", group(int64(float64(total)/wall.Seconds())))
-	fmt.Fprintf(stdout, "  CPU (herald)   %.2f s user+sys = %.1f µs/row (the database server's CPU, on PostgreSQL, is not included)\n",
-		(cpu1 - cpu0).Seconds(), float64((cpu1-cpu0).Microseconds())/float64(total))
+	fmt.Fprintf(stdout, "  CPU (herald)   %.2f s user+sys = %.1f µs/row\n", (cpu1 - cpu0).Seconds(), float64((cpu1-cpu0).Microseconds())/float64(total))
+	if db.Dialect() == "postgres" {
+		fmt.Fprintf(stdout, "  CPU (postgres) %.2f s = %.1f µs/row (processes named postgres on this machine)\n", (pg1 - pg0).Seconds(), float64((pg1-pg0).Microseconds())/float64(total))
+	}
+	fmt.Fprintf(stdout, "  CPU (machine)  %.2f s busy of %.2f s available (%d CPUs): every process, other people's included\n",
+		(sys1 - sys0).Seconds(), wall.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
 	mu.Lock()
 	fmt.Fprintf(stdout, "  memory         peak RSS %d MB (process lifetime), sampled while importing %s\n", maxRSS>>20, strings.Join(samples, " "))
 	mu.Unlock()
