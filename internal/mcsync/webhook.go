@@ -27,7 +27,16 @@ var ErrBadWebhook = errors.New("malformed Mailchimp webhook")
 // Herald does not act on (campaign, and any Mailchimp may add) are
 // accepted and ignored; a malformed post wraps ErrBadWebhook.
 func (s *Service) ApplyWebhook(ctx context.Context, form url.Values) (*sqlstore.MailchimpEventResult, error) {
-	ev, err := mailchimp.ParseWebhook(form)
+	// Text that goes into the ledger must be valid UTF-8 without NUL
+	// (PostgreSQL refuses both): a hostile post gets a 400 or is stored
+	// cleaned, never a 500.
+	clean := make(url.Values, len(form))
+	for k, vs := range form {
+		for _, v := range vs {
+			clean[k] = append(clean[k], strings.ToValidUTF8(strings.ReplaceAll(v, "\x00", ""), "\uFFFD"))
+		}
+	}
+	ev, err := mailchimp.ParseWebhook(clean)
 	if errors.Is(err, mailchimp.ErrUnknownEvent) {
 		return &sqlstore.MailchimpEventResult{Ignored: "unknown event type"}, nil
 	} else if err != nil {
