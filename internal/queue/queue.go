@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"time"
 
@@ -52,6 +53,24 @@ func Snooze(d time.Duration, why string) error {
 	return delayed{err: errors.New(why), after: max(d, 0), free: true}
 }
 
+// unavailable says the service a kind of job needs is down.
+type unavailable struct {
+	err   error
+	pause time.Duration
+}
+
+func (u unavailable) Error() string { return u.err.Error() }
+func (u unavailable) Unwrap() error { return u.err }
+
+// Unavailable reports that the service this job needs (an SMTP relay, an
+// API) cannot be reached: the job runs again later without the run
+// counting as an attempt, and the worker claims no more jobs of its kind
+// for pause, so an outage costs a few probes instead of a failed run per
+// job.
+func Unavailable(err error, pause time.Duration) error {
+	return unavailable{err: err, pause: max(pause, time.Second)}
+}
+
 // Worker claims and runs jobs.
 type Worker struct {
 	DB          *sqlstore.DB
@@ -63,6 +82,55 @@ type Worker struct {
 	MaxBackoff  time.Duration // default 1h
 
 	handlers map[string]Handler
+
+	pauseMu sync.Mutex
+	paused  map[string]time.Time // kind → claim none before
+}
+
+// pausedKinds lists the kinds whose service is down now.
+func (w *Worker) pausedKinds() []string {
+	w.pauseMu.Lock()
+	defer w.pauseMu.Unlock()
+	var out []string
+	now := time.Now()
+	for k, until := range w.paused {
+		if now.Before(until) {
+			out = append(out, k)
+		} else {
+			delete(w.paused, k)
+		}
+	}
+	return out
+}
+
+// activeKinds lists the kinds with a handler whose service is not paused,
+// and whether any is paused.
+func (w *Worker) activeKinds() (active []string, anyPaused bool) {
+	paused := map[string]bool{}
+	for _, k := range w.pausedKinds() {
+		paused[k] = true
+	}
+	if len(paused) == 0 {
+		return nil, false
+	}
+	for k := range w.handlers {
+		if !paused[k] {
+			active = append(active, k)
+		}
+	}
+	sort.Strings(active)
+	return active, true
+}
+
+func (w *Worker) pause(kind string, d time.Duration) {
+	w.pauseMu.Lock()
+	defer w.pauseMu.Unlock()
+	if w.paused == nil {
+		w.paused = map[string]time.Time{}
+	}
+	if until := time.Now().Add(d); until.After(w.paused[kind]) {
+		w.paused[kind] = until
+	}
 }
 
 // Handle registers the handler of a job kind.
@@ -151,7 +219,15 @@ func (w *Worker) Run(ctx context.Context) error {
 					return nil
 				}
 			}
-			jobs, err := w.DB.ClaimJobs(ctx, free, w.Lease)
+			var jobs []herald.Job
+			var err error
+			if active, paused := w.activeKinds(); !paused {
+				jobs, err = w.DB.ClaimJobs(ctx, free, w.Lease)
+			} else if len(active) > 0 {
+				jobs, err = w.DB.ClaimJobsOf(ctx, free, w.Lease, active)
+			} else {
+				break // every kind waits for its service
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					w.Log.Error("claiming jobs", "err", err)
@@ -190,7 +266,16 @@ func (w *Worker) run(ctx context.Context, j herald.Job, done chan<- int64) {
 	}
 	var p permanent
 	var dl delayed
+	var un unavailable
 	bg := context.WithoutCancel(ctx)
+	if errors.As(err, &un) {
+		w.pause(j.Kind, un.pause)
+		w.Log.Warn("service unavailable: pausing jobs of this kind", "kind", j.Kind, "for", un.pause, "err", err)
+		if serr := w.DB.SnoozeJob(bg, j.ID, w.DB.Now().Add(un.pause)); serr != nil {
+			w.Log.Error("rescheduling job", "job", j.ID, "err", serr)
+		}
+		return
+	}
 	if errors.As(err, &dl) && dl.free {
 		if serr := w.DB.SnoozeJob(bg, j.ID, w.DB.Now().Add(dl.after)); serr != nil {
 			w.Log.Error("rescheduling job", "job", j.ID, "err", serr)

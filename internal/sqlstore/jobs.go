@@ -75,6 +75,36 @@ func (db *DB) ClaimJobs(ctx context.Context, n int, lease time.Duration) ([]hera
 	return jobs, err
 }
 
+// ClaimJobsOf is ClaimJobs for the given kinds only (the worker leaves out
+// kinds whose service is down). Each kind is claimed through the
+// (status, kind, run_at) index, so a large backlog of a paused kind costs
+// nothing.
+func (db *DB) ClaimJobsOf(ctx context.Context, n int, lease time.Duration, kinds []string) ([]herald.Job, error) {
+	var jobs []herald.Job
+	err := db.write(ctx, func(tx *Tx) error {
+		for _, kind := range kinds {
+			if len(jobs) >= n {
+				break
+			}
+			rows, err := tx.query(ctx, `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
+				WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND kind = ? AND run_at <= ?
+					ORDER BY status, kind, run_at, id LIMIT ?`+tx.db.dialect.claimSuffix()+`)
+				RETURNING id, kind, payload, status, attempts, max_attempts, run_at, last_error, created_at`,
+				tx.now.Add(lease), tx.now, kind, tx.now, n-len(jobs))
+			if err != nil {
+				return err
+			}
+			got, err := scanJobs(rows)
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, got...)
+		}
+		return nil
+	})
+	return jobs, err
+}
+
 // ReapExpiredLeases returns running jobs whose lease has run out to the
 // pending state, so they run again; it reports how many it found.
 func (db *DB) ReapExpiredLeases(ctx context.Context) (int, error) {
@@ -108,7 +138,9 @@ func (db *DB) CompleteJobs(ctx context.Context, ids ...int64) error {
 
 // RetryJob puts a job back to run again at runAt.
 func (db *DB) RetryJob(ctx context.Context, id int64, runAt time.Time, lastErr string) error {
-	return db.write(ctx, func(tx *Tx) error {
+	// Grouped: when a relay is down every job fails at once, and one write
+	// per failure would crowd signups off the single SQLite writer.
+	return db.writeGrouped(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `UPDATE jobs SET status = 'pending', run_at = ?, lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ?`,
 			runAt.UTC(), clip(lastErr, 2000), tx.now, id)
 		return err
@@ -117,7 +149,7 @@ func (db *DB) RetryJob(ctx context.Context, id int64, runAt time.Time, lastErr s
 
 // FailJob marks a job as failed for good; it stays visible through the API.
 func (db *DB) FailJob(ctx context.Context, id int64, lastErr string) error {
-	return db.write(ctx, func(tx *Tx) error {
+	return db.writeGrouped(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `UPDATE jobs SET status = 'failed', lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ?`,
 			clip(lastErr, 2000), tx.now, id)
 		return err

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/mail"
@@ -34,6 +35,10 @@ type Sender struct {
 func (s *Sender) Register(w *queue.Worker) {
 	w.Handle(sqlstore.JobConfirmMail, s.confirmMail)
 }
+
+// relayPause is how long confirmation mail waits after finding the relay
+// unreachable before one job probes it again.
+const relayPause = 5 * time.Second
 
 var confirmTmpl = template.Must(template.New("confirm").Parse(`<!doctype html>
 <html><body style="margin:0;padding:24px;background:#f4f4f5;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#18181b">
@@ -91,6 +96,13 @@ func (s *Sender) confirmMail(ctx context.Context, job herald.Job) error {
 		return queue.Permanent(err)
 	}
 	if err := s.Transport.Send(ctx, s.From.Address, []string{pc.Subscriber.Email}, raw); err != nil {
+		var se *hmail.SendError
+		if errors.As(err, &se) && (se.Command == "dial" || se.Command == "TLS") {
+			// The relay is unreachable: wait for it without spending
+			// this reader's attempts, and let the queue stop trying
+			// every other confirmation in the meantime.
+			return queue.Unavailable(err, relayPause)
+		}
 		if !hmail.IsTemporary(err) {
 			return queue.Permanent(err)
 		}

@@ -86,6 +86,7 @@ CREATE TABLE jobs (
     updated_at   TIMESTAMP NOT NULL
 );
 CREATE INDEX jobs_ready ON jobs (status, run_at, id);
+CREATE INDEX jobs_kind_ready ON jobs (status, kind, run_at, id);
 
 CREATE TABLE outbox (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
