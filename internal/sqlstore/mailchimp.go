@@ -183,6 +183,13 @@ func (db *DB) SetMailchimpConnection(ctx context.Context, apiKey, baseURL *strin
 		next := MailchimpConnection{WebhookSecret: randomSecret(), CreatedAt: tx.now}
 		if cur != nil {
 			next = *cur
+		} else if err == errUnseal {
+			// A new key for a connection whose key cannot be read (the
+			// installation secret changed): the webhook URL stays, as it
+			// is registered with Mailchimp.
+			if err := tx.queryRow(ctx, `SELECT webhook_secret, created_at FROM mailchimp_connection WHERE id = 1`).Scan(&next.WebhookSecret, &next.CreatedAt); err != nil {
+				return err
+			}
 		}
 		if apiKey != nil {
 			next.APIKey = strings.TrimSpace(*apiKey)
@@ -434,8 +441,14 @@ func (db *DB) PutMailchimpLink(ctx context.Context, idOrSlug string, in Mailchim
 		}
 		if created || cur.AudienceID != in.AudienceID {
 			if !created && cur.WebhookID != "" {
-				if err := enqueueMailchimpJob(ctx, tx, JobMailchimpWebhook, MailchimpWebhookJob{ListID: l.ID, Action: "remove", AudienceID: cur.AudienceID, WebhookID: cur.WebhookID}); err != nil {
+				var shared int
+				if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM mailchimp_lists WHERE audience_id = ?`, cur.AudienceID).Scan(&shared); err != nil {
 					return err
+				}
+				if shared == 0 { // the old audience feeds no other list
+					if err := enqueueMailchimpJob(ctx, tx, JobMailchimpWebhook, MailchimpWebhookJob{ListID: l.ID, Action: "remove", AudienceID: cur.AudienceID, WebhookID: cur.WebhookID}); err != nil {
+						return err
+					}
 				}
 			}
 			if _, err := tx.exec(ctx, `UPDATE mailchimp_lists SET webhook_id = '', webhook_error = '' WHERE list_id = ?`, l.ID); err != nil {

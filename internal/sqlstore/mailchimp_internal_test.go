@@ -43,4 +43,10 @@ func TestMailchimpKeyEncryptedAtRest(t *testing.T) {
 	if _, err := db.MailchimpConnection(ctx); err != errUnseal {
 		t.Fatalf("opened with the wrong secret: %v", err)
 	}
+	// Setting the key again works, and keeps the registered webhook URL.
+	key2 := "00112233445566778899aabbccddeeff-us21"
+	c2, err := db.SetMailchimpConnection(ctx, &key2, nil)
+	if err != nil || c2.APIKey != key2 || c2.WebhookSecret != c.WebhookSecret {
+		t.Fatalf("new key after a secret change: %v %+v (webhook secret was %q)", err, c2, c.WebhookSecret)
+	}
 }
