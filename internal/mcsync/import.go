@@ -197,6 +197,11 @@ func Import(ctx context.Context, db *sqlstore.DB, paths []string, opt ImportOpti
 		total += s.size
 	}
 
+	restore, err := db.ImportCache(ctx, 96)
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// SQLite has one writer. PostgreSQL takes batches on several

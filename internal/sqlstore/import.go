@@ -678,3 +678,22 @@ func queryValues(ctx context.Context, tx *Tx, head, tail string, types []string,
 	}
 	return nil
 }
+
+// ImportCache gives SQLite's writer a page cache of mb megabytes for the
+// length of an import (a million subscribers make indexes of hundreds of
+// megabytes, inserted into in no particular order), and returns the
+// function that restores it. A no-op on PostgreSQL, whose cache is the
+// server's.
+func (db *DB) ImportCache(ctx context.Context, mb int) (restore func(), err error) {
+	if db.dialect.name() != "sqlite" {
+		return func() {}, nil
+	}
+	var cur int64
+	if err := db.w.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cur); err != nil {
+		return nil, err
+	}
+	if _, err := db.w.ExecContext(ctx, `PRAGMA cache_size = `+strconv.Itoa(-mb*1024)); err != nil {
+		return nil, err
+	}
+	return func() { _, _ = db.w.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(cur, 10)) }, nil
+}
