@@ -695,5 +695,7 @@ func (db *DB) ImportCache(ctx context.Context, mb int) (restore func(), err erro
 	if _, err := db.w.ExecContext(ctx, `PRAGMA cache_size = `+strconv.Itoa(-mb*1024)); err != nil {
 		return nil, err
 	}
-	return func() { _, _ = db.w.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(cur, 10)) }, nil
+	return func() {
+		_, _ = db.w.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(cur, 10))
+	}, nil
 }
