@@ -201,6 +201,10 @@ func benchSend(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 
 	// From here on: the sending. Peak RSS is measured from here.
 	runtime.GC()
+	memdebug := os.Getenv("BENCH_MEMDEBUG") != ""
+	if memdebug {
+		p("rss after seeding: %.1f MB\n", float64(peakRSS())/(1<<20))
+	}
 	resetPeakRSS()
 	if f := own["cpuprofile"]; f != "" {
 		out, err := os.Create(f)
@@ -223,6 +227,9 @@ func benchSend(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		stop()
 		<-done
 		return err
+	}
+	if memdebug {
+		p("peak rss after fixing the recipients: %.1f MB\n", float64(peakRSS())/(1<<20))
 	}
 	var cur *herald.Campaign
 	for {
@@ -257,6 +264,14 @@ func benchSend(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	}
 	p("peak RSS while sending:  %.1f MB (whole run: %.1f MB)\n", float64(peakRSS())/(1<<20), float64(maxRSS)/(1<<20))
 	p("load average:            %s (%d CPUs)\n", loadavg(), runtime.NumCPU())
+	if os.Getenv("BENCH_MEMDEBUG") != "" {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		st, _ := os.ReadFile("/proc/self/status")
+		p("go: heap in use %.1f MB, sys %.1f MB, stacks %.1f MB\n%s", float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), float64(ms.StackSys)/(1<<20), st)
+		sm, _ := os.ReadFile("/proc/self/smaps_rollup")
+		p("%s", sm)
+	}
 	if keep {
 		p("kept the database: %s\n", dbURL)
 	}

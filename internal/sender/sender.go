@@ -352,7 +352,7 @@ func (e *Engine) claim(ctx context.Context) {
 
 func (e *Engine) claimBatch(ctx context.Context, cs *campaignState) (int, error) {
 	tok := fmt.Sprintf("%s-%d", e.owner, e.claimSeq.Add(1))
-	b, err := e.DB.ClaimBatch(ctx, cs.id, e.BatchSize, e.Lease, tok)
+	b, err := e.DB.ClaimBatch(ctx, cs.id, cs.prep.Campaign.ListIDs, e.BatchSize, e.Lease, tok)
 	if err != nil || b == nil {
 		return 0, err
 	}
@@ -361,14 +361,8 @@ func (e *Engine) claimBatch(ctx context.Context, cs *campaignState) (int, error)
 	e.mu.Lock()
 	e.live[st] = struct{}{}
 	e.mu.Unlock()
-	rs, err := e.DB.BatchRecipients(ctx, b, cs.prep.Campaign.ListIDs, nil)
-	if err != nil {
-		// Give the range back; it is claimed again later.
-		st.remaining = 1
-		cs.inflight.Add(1)
-		e.send(result{batch: st, marker: true, released: true})
-		return 0, err
-	}
+	rs := b.Recipients
+	b.Recipients = nil
 	if b.Reclaimed {
 		e.Log.Info("sender: took over recipients whose sender stopped", "campaign", cs.id, "range", fmt.Sprintf("%d-%d", b.Lo, b.Hi), "unsent", len(rs))
 	}
@@ -644,7 +638,12 @@ func (e *Engine) heartbeat(ctx context.Context) {
 		for id, st := range byID {
 			if until, ok := got[id]; ok {
 				st.leaseUntil.Store(until.UnixNano())
-			} else {
+				continue
+			}
+			e.mu.Lock()
+			_, live := e.live[st]
+			e.mu.Unlock()
+			if live { // not just finished (and deleted) meanwhile
 				st.lost.Store(true)
 				e.Log.Warn("sender: lost a claim (taken over, or the campaign cancelled)", "campaign", st.camp.id, "batch", id)
 			}

@@ -479,12 +479,37 @@ func fixRecipients(ctx context.Context, tx *Tx, id int64, from string) error {
 	if len(mc) > 0 {
 		return DeliveredByMailchimp(mc)
 	}
-	res, err = tx.exec(ctx, `INSERT INTO deliveries (campaign_id, subscriber_id, status, attempts)
-		SELECT DISTINCT CAST(? AS BIGINT), x.subscriber_id, 'pending', 0
+	// One row per subscriber: for one list the subscriptions' key makes
+	// them unique and its index yields them in order; for several lists
+	// the ledger's key drops the repeats. No DISTINCT: its sort would hold
+	// the whole set in memory.
+	var lists []any
+	rows, err = tx.query(ctx, `SELECT list_id FROM campaign_lists WHERE campaign_id = ?`, id)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var l int64
+		if err := rows.Scan(&l); err != nil {
+			rows.Close()
+			return err
+		}
+		lists = append(lists, l)
+	}
+	rows.Close()
+	q := `INSERT INTO deliveries (campaign_id, subscriber_id, status, attempts)
+		SELECT CAST(? AS BIGINT), x.subscriber_id, 'pending', 0
 		FROM subscriptions x JOIN subscribers s ON s.id = x.subscriber_id
-		WHERE x.list_id IN (SELECT list_id FROM campaign_lists WHERE campaign_id = ?)
-			AND x.status = 'confirmed' AND NOT s.suppressed
-		ORDER BY x.subscriber_id`, id, id)
+		WHERE x.list_id IN (` + placeholders(max(1, len(lists))) + `) AND x.status = 'confirmed' AND NOT s.suppressed`
+	if len(lists) == 1 {
+		q += ` ORDER BY x.subscriber_id`
+	} else {
+		q += ` ON CONFLICT (campaign_id, subscriber_id) DO NOTHING`
+	}
+	if len(lists) == 0 {
+		lists = []any{int64(0)}
+	}
+	res, err = tx.exec(ctx, q, append([]any{id}, lists...)...)
 	if err != nil {
 		return err
 	}

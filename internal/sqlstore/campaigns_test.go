@@ -39,7 +39,7 @@ func claimAll(t *testing.T, db *sqlstore.DB, id int64, size int) (map[int64]sqls
 	out := map[int64]sqlstore.Recipient{}
 	var batches []*sqlstore.Batch
 	for i := 0; ; i++ {
-		b, err := db.ClaimBatch(ctx, id, size, time.Minute, fmt.Sprint("tok", i))
+		b, err := db.ClaimBatch(ctx, id, listIDs(t, db, id), size, time.Minute, fmt.Sprint("tok", i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,11 +47,11 @@ func claimAll(t *testing.T, db *sqlstore.DB, id int64, size int) (map[int64]sqls
 			return out, batches
 		}
 		batches = append(batches, b)
-		rs, err := db.BatchRecipients(ctx, b, listIDs(t, db, id), nil)
-		if err != nil {
-			t.Fatal(err)
+		again, err := db.BatchRecipients(ctx, b, listIDs(t, db, id), nil)
+		if err != nil || len(again) != len(b.Recipients) {
+			t.Fatalf("BatchRecipients: %d, %v; the claim loaded %d", len(again), err, len(b.Recipients))
 		}
-		for _, r := range rs {
+		for _, r := range b.Recipients {
 			if _, dup := out[r.SubscriberID]; dup {
 				t.Fatalf("recipient %d claimed twice", r.SubscriberID)
 			}
@@ -219,7 +219,7 @@ func TestCampaignLeases(t *testing.T) {
 		if _, err := db.StartCampaign(ctx, c.ID, nil); err != nil {
 			t.Fatal(err)
 		}
-		b1, err := db.ClaimBatch(ctx, c.ID, 3, 50*time.Millisecond, "first")
+		b1, err := db.ClaimBatch(ctx, c.ID, c.ListIDs, 3, 50*time.Millisecond, "first")
 		if err != nil || b1 == nil || b1.Reclaimed {
 			t.Fatalf("%+v %v", b1, err)
 		}
@@ -229,7 +229,7 @@ func TestCampaignLeases(t *testing.T) {
 		}
 		time.Sleep(120 * time.Millisecond)
 		// The lease ran out: the next claimer takes the range over.
-		b2, err := db.ClaimBatch(ctx, c.ID, 3, time.Minute, "second")
+		b2, err := db.ClaimBatch(ctx, c.ID, c.ListIDs, 3, time.Minute, "second")
 		if err != nil || b2 == nil || !b2.Reclaimed || b2.ID != b1.ID || b2.Lo != b1.Lo || b2.Hi != b1.Hi {
 			t.Fatalf("reclaim: %+v %v", b2, err)
 		}
@@ -243,13 +243,13 @@ func TestCampaignLeases(t *testing.T) {
 		if _, err := db.PauseCampaign(ctx, c.ID); err != nil {
 			t.Fatal(err)
 		}
-		if b, err := db.ClaimBatch(ctx, c.ID, 3, time.Minute, "third"); err != nil || b != nil {
+		if b, err := db.ClaimBatch(ctx, c.ID, c.ListIDs, 3, time.Minute, "third"); err != nil || b != nil {
 			t.Fatalf("claimed from a paused campaign: %+v %v", b, err)
 		}
 		if _, err := db.ResumeCampaign(ctx, c.ID); err != nil {
 			t.Fatal(err)
 		}
-		b3, err := db.ClaimBatch(ctx, c.ID, 3, time.Minute, "third")
+		b3, err := db.ClaimBatch(ctx, c.ID, c.ListIDs, 3, time.Minute, "third")
 		if err != nil || b3 == nil || b3.ID != b1.ID {
 			t.Fatalf("released range not reclaimed: %+v %v", b3, err)
 		}
@@ -281,7 +281,7 @@ func TestCampaignConcurrentClaims(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; ; i++ {
-					b, err := db.ClaimBatch(ctx, c.ID, 25, time.Minute, fmt.Sprint(w, "-", i))
+					b, err := db.ClaimBatch(ctx, c.ID, c.ListIDs, 25, time.Minute, fmt.Sprint(w, "-", i))
 					if err != nil {
 						t.Error(err)
 						return

@@ -70,13 +70,22 @@ type Batch struct {
 	LeaseToken string
 	LeaseUntil time.Time
 	Reclaimed  bool // taken over from a sender whose lease ran out
+	// Recipients are those of the range still to send, in subscriber
+	// order, with their standing at the claim (see BatchRecipients).
+	Recipients []Recipient
 }
 
 // ClaimBatch leases the next range of at most size recipients of a running
 // campaign: first a range whose lease ran out (its sender died or let it
-// go), else a fresh one past the claim cursor. It returns nil when there
+// go), else a fresh one past the claim cursor, and loads its recipients
+// still to send (listIDs as for BatchRecipients). It returns nil when there
 // is nothing left to claim or the campaign is not running.
-func (db *DB) ClaimBatch(ctx context.Context, campaignID int64, size int, lease time.Duration, token string) (*Batch, error) {
+//
+// The recipients are read in the claim's own transaction: on SQLite that is
+// the writer's connection, so a campaign's pages fill one page cache, not
+// every reader's — memory stays the same for a million readers as for a
+// hundred thousand.
+func (db *DB) ClaimBatch(ctx context.Context, campaignID int64, listIDs []int64, size int, lease time.Duration, token string) (*Batch, error) {
 	var b *Batch
 	err := db.write(ctx, func(tx *Tx) error {
 		// Lock the campaign row (PostgreSQL), so that claimers of the same
@@ -97,7 +106,7 @@ func (db *DB) ClaimBatch(ctx context.Context, campaignID int64, size int, lease 
 				return err
 			}
 			b = &Batch{ID: id, CampaignID: campaignID, Lo: lo, Hi: hi, LeaseToken: token, LeaseUntil: until, Reclaimed: true}
-			return nil
+			return batchRecipients(ctx, tx, b, listIDs)
 		} else if !isNoRows(err) {
 			return err
 		}
@@ -121,7 +130,7 @@ func (db *DB) ClaimBatch(ctx context.Context, campaignID int64, size int, lease 
 			return err
 		}
 		b = &Batch{ID: id, CampaignID: campaignID, Lo: cursor + 1, Hi: last.Int64, LeaseToken: token, LeaseUntil: until}
-		return nil
+		return batchRecipients(ctx, tx, b, listIDs)
 	})
 	return b, err
 }
@@ -170,17 +179,27 @@ func scanRecipients(rows *sql.Rows, dst []Recipient) ([]Recipient, error) {
 // in subscriber order, appended to dst. listIDs are the campaign's lists:
 // a recipient confirmed on none of them any more is marked to skip.
 func (db *DB) BatchRecipients(ctx context.Context, b *Batch, listIDs []int64, dst []Recipient) ([]Recipient, error) {
-	q, args := recipientQuery(listIDs)
 	err := db.read(ctx, func(tx *Tx) error {
-		rows, err := tx.query(ctx, q+`WHERE d.campaign_id = ? AND d.subscriber_id >= ? AND d.subscriber_id <= ? AND d.status = 'pending'
-			ORDER BY d.subscriber_id`, append(args, b.CampaignID, b.Lo, b.Hi)...)
-		if err != nil {
+		c := *b
+		c.Recipients = dst
+		if err := batchRecipients(ctx, tx, &c, listIDs); err != nil {
 			return err
 		}
-		dst, err = scanRecipients(rows, dst)
-		return err
+		dst = c.Recipients
+		return nil
 	})
 	return dst, err
+}
+
+func batchRecipients(ctx context.Context, tx *Tx, b *Batch, listIDs []int64) error {
+	q, args := recipientQuery(listIDs)
+	rows, err := tx.query(ctx, q+`WHERE d.campaign_id = ? AND d.subscriber_id >= ? AND d.subscriber_id <= ? AND d.status = 'pending'
+		ORDER BY d.subscriber_id`, append(args, b.CampaignID, b.Lo, b.Hi)...)
+	if err != nil {
+		return err
+	}
+	b.Recipients, err = scanRecipients(rows, b.Recipients)
+	return err
 }
 
 // ClaimRetries leases up to n recipients of a running campaign whose retry
