@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"net/http"
@@ -393,15 +394,20 @@ func (s *Server) apiConsents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) error {
+	return getByID(w, r, s.DB.Export)
+}
+
+// getByID answers GET …/{id} with what get returns for the numeric id.
+func getByID[T any](w http.ResponseWriter, r *http.Request, get func(context.Context, int64) (T, error)) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	exp, err := s.DB.Export(r.Context(), id)
+	v, err := get(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, exp)
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -100,16 +100,7 @@ func (s *Server) apiCreateCampaign(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) apiGetCampaign(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	c, err := s.DB.GetCampaign(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return getByID(w, r, s.DB.GetCampaign)
 }
 
 func (s *Server) apiUpdateCampaign(w http.ResponseWriter, r *http.Request) error {
