@@ -98,6 +98,8 @@ type SMTPTransport struct {
 	// noPipelining makes tests exercise the command-by-command path
 	// (go-smtp's server always offers PIPELINING).
 	noPipelining bool
+	// noChunking keeps SendBatch off BDAT (one message at a time).
+	noChunking bool
 
 	mu     sync.Mutex
 	idle   []*smtpConn // most recently used last

@@ -41,8 +41,9 @@ type testBackend struct {
 	user, pass string   // AUTH required when set
 	mechs      []string // offered mechanisms; default PLAIN
 	rcptErr    func(to string) error
-	hold       chan struct{} // Data waits for it to be closed
-	discard    bool          // count messages only (benchmarks)
+	dataErr    func(to []string) error // refuses a message after reading it
+	hold       chan struct{}           // Data waits for it to be closed
+	discard    bool                    // count messages only (benchmarks)
 
 	mu     sync.Mutex
 	msgs   []received
@@ -170,6 +171,11 @@ func (s *testSession) Data(r io.Reader) error {
 	}
 	if s.be.hold != nil {
 		<-s.be.hold
+	}
+	if s.be.dataErr != nil {
+		if err := s.be.dataErr(s.to); err != nil {
+			return err
+		}
 	}
 	_, isTLS := s.conn.TLSConnectionState()
 	s.be.mu.Lock()

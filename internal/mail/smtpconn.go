@@ -31,6 +31,7 @@ type smtpConn struct {
 	conn net.Conn // raw, or TLS over raw
 	br   *bufio.Reader
 	bw   *bufio.Writer
+	wbuf []byte            // SendBatch's round, reused
 	ext  map[string]string // EHLO keywords (upper case) and their parameters
 	tls  bool
 
@@ -630,6 +631,7 @@ type msgInfo struct {
 	eightBit  bool // has octets ≥ 0x80: BODY=8BITMIME
 	dotLine   bool // has a line starting with ".": needs dot-stuffing
 	finalCRLF bool // ends with CRLF
+	smtputf8  bool // the envelope needs SMTPUTF8 (set by checkOne)
 }
 
 // inspectMessage checks that msg can go on the wire as is: CRLF line

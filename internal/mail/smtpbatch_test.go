@@ -1,0 +1,227 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+)
+
+func envelopes(msgs [][]byte) []Envelope {
+	envs := make([]Envelope, len(msgs))
+	for i, m := range msgs {
+		envs[i] = Envelope{From: "bounce@example.com", To: "r" + strconv.Itoa(i) + "@example.org", Msg: m}
+	}
+	return envs
+}
+
+func TestSMTPSendBatch(t *testing.T) {
+	for _, o := range []struct {
+		name  string
+		opts  serverOpts
+		chunk bool
+	}{
+		{"plain", serverOpts{}, true},
+		{"starttls", serverOpts{startTLS: true}, true},
+		{"implicit tls", serverOpts{implicitTLS: true}, true},
+		{"without chunking", serverOpts{}, false},
+	} {
+		t.Run(o.name, func(t *testing.T) {
+			be := &testBackend{}
+			tr := NewSMTP(startServer(t, be, o.opts))
+			tr.noChunking = !o.chunk
+			defer tr.Close()
+			// Enough messages for several rounds (batchBytes), with lines
+			// that DATA would dot-stuff and BDAT must leave alone.
+			msgs := testMessages(t, 40)
+			big := benchMessage()
+			big.Text = strings.Repeat(".line of text that goes on\n", 4000)
+			p, err := big.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, p, msgs[0])
+			errs := make([]error, len(msgs))
+			tr.SendBatch(context.Background(), envelopes(msgs), errs)
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("message %d: %v", i, err)
+				}
+			}
+			checkReceived(t, be, msgs, o.opts.startTLS || o.opts.implicitTLS, "")
+			if _, conns, _ := be.stats(); conns != 1 {
+				t.Errorf("%d connections, want 1", conns)
+			}
+		})
+	}
+}
+
+// TestSMTPSendBatchRefusals: refusals in the middle of a round settle
+// exactly the refused messages; the others arrive once, on one
+// connection.
+func TestSMTPSendBatchRefusals(t *testing.T) {
+	refuse := map[string]*smtp.SMTPError{
+		"r3@example.org":  {Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"},
+		"r4@example.org":  {Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Greylisted"},
+		"r9@example.org":  {Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "Mailbox full"},
+		"r10@example.org": {Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"},
+	}
+	dataErr := map[string]*smtp.SMTPError{
+		"r6@example.org":  {Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Content refused"},
+		"r19@example.org": {Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try later"},
+	}
+	be := &testBackend{rcptErr: func(to string) error {
+		if e := refuse[to]; e != nil {
+			return e
+		}
+		return nil
+	}}
+	be.dataErr = func(to []string) error {
+		if e := dataErr[to[0]]; e != nil {
+			return e
+		}
+		return nil
+	}
+	tr := NewSMTP(startServer(t, be, serverOpts{}))
+	defer tr.Close()
+	msgs := testMessages(t, 20)
+	envs := envelopes(msgs)
+	errs := make([]error, len(envs))
+	tr.SendBatch(context.Background(), envs, errs)
+	got, conns, _ := be.stats()
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[r.to[0]]++
+	}
+	for i, e := range envs {
+		want := refuse[e.To]
+		cmd := "RCPT"
+		if want == nil {
+			want, cmd = dataErr[e.To], "DATA"
+		}
+		if want == nil {
+			if errs[i] != nil || seen[e.To] != 1 {
+				t.Errorf("%s: err %v, delivered %d times; want delivered once", e.To, errs[i], seen[e.To])
+			}
+			continue
+		}
+		var se *SendError
+		if !errors.As(errs[i], &se) || se.Code != want.Code || se.Command != cmd || se.Temporary != (want.Code/100 == 4) ||
+			se.EnhancedCode != fmt.Sprintf("%d.%d.%d", want.EnhancedCode[0], want.EnhancedCode[1], want.EnhancedCode[2]) {
+			t.Errorf("%s: err %#v, want %d on %s", e.To, errs[i], want.Code, cmd)
+		}
+		if seen[e.To] != 0 {
+			t.Errorf("%s: refused but delivered", e.To)
+		}
+	}
+	if conns != 1 {
+		t.Errorf("%d connections, want 1 (refusals do not cost the connection)", conns)
+	}
+	// The connection goes on: the next batch is clean.
+	tr.SendBatch(context.Background(), envs[:2], errs)
+	if errs[0] != nil || errs[1] != nil {
+		t.Errorf("after refusals: %v %v", errs[0], errs[1])
+	}
+}
+
+// TestSMTPSendBatchConnectionLost: the server drops the connection in the
+// middle of a round. What was reported sent arrived; the rest is a
+// temporary failure, never reported sent.
+func TestSMTPSendBatchConnectionLost(t *testing.T) {
+	be := &testBackend{}
+	be.dataErr = func(to []string) error {
+		if to[0] == "r5@example.org" {
+			be.dropAll()
+			return errors.New("gone")
+		}
+		return nil
+	}
+	tr := NewSMTP(startServer(t, be, serverOpts{}))
+	defer tr.Close()
+	msgs := testMessages(t, 12)
+	envs := envelopes(msgs)
+	errs := make([]error, len(envs))
+	tr.SendBatch(context.Background(), envs, errs)
+	got, _, _ := be.stats()
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[r.to[0]]++
+	}
+	for i, e := range envs {
+		switch {
+		case i < 5:
+			if errs[i] != nil || seen[e.To] != 1 {
+				t.Errorf("%s: err %v, delivered %d times", e.To, errs[i], seen[e.To])
+			}
+		default:
+			if !IsTemporary(errs[i]) {
+				t.Errorf("%s: err %v, want a temporary failure", e.To, errs[i])
+			}
+			if seen[e.To] != 0 {
+				t.Errorf("%s: reported failed but delivered", e.To)
+			}
+		}
+	}
+	// A fresh connection takes what failed.
+	be.dataErr = nil
+	tr.SendBatch(context.Background(), envs[5:], errs)
+	for i, err := range errs[:len(envs)-5] {
+		if err != nil {
+			t.Errorf("retry %d: %v", i, err)
+		}
+	}
+}
+
+// TestSMTPSendBatchRedial: a pooled connection that the server closed
+// while idle is replaced without failing anything.
+func TestSMTPSendBatchRedial(t *testing.T) {
+	be := &testBackend{}
+	tr := NewSMTP(startServer(t, be, serverOpts{}))
+	defer tr.Close()
+	msgs := testMessages(t, 6)
+	envs := envelopes(msgs)
+	errs := make([]error, len(envs))
+	tr.SendBatch(context.Background(), envs[:3], errs)
+	be.dropAll()
+	tr.SendBatch(context.Background(), envs[3:], errs)
+	for i, err := range errs[:3] {
+		if err != nil {
+			t.Errorf("after the drop, message %d: %v", i+3, err)
+		}
+	}
+	checkReceived(t, be, msgs, false, "")
+}
+
+// TestSMTPSendBatchRefusesBadInput: what Send refuses before the wire,
+// SendBatch refuses per message, and sends the rest.
+func TestSMTPSendBatchRefusesBadInput(t *testing.T) {
+	be := &testBackend{}
+	tr := NewSMTP(startServer(t, be, serverOpts{}))
+	defer tr.Close()
+	good := testMessages(t, 1)[0]
+	envs := []Envelope{
+		{From: "b@example.com", To: "ok1@example.org", Msg: good},
+		{From: "b@example.com", To: "x@example.org>\r\nRCPT TO:<y@example.org", Msg: good},
+		{From: "b@example.com", To: "bare@example.org", Msg: []byte("Subject: x\n\nbare LF\n")},
+		{From: "b@example.com", To: "long@example.org", Msg: []byte("Subject: x\r\n\r\n" + strings.Repeat("a", 1200) + "\r\n")},
+		{From: "b@example.com", To: "ok2@example.org", Msg: good},
+	}
+	errs := make([]error, len(envs))
+	tr.SendBatch(context.Background(), envs, errs)
+	for i, want := range []bool{true, false, false, false, true} {
+		if (errs[i] == nil) != want {
+			t.Errorf("envelope %d: err %v", i, errs[i])
+		}
+		if errs[i] != nil && IsTemporary(errs[i]) {
+			t.Errorf("envelope %d: %v should be permanent", i, errs[i])
+		}
+	}
+	got, _, _ := be.stats()
+	if len(got) != 2 || got[0].to[0] != "ok1@example.org" || got[1].to[0] != "ok2@example.org" {
+		t.Errorf("delivered %+v", got)
+	}
+}
