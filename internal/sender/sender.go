@@ -76,6 +76,7 @@ type Engine struct {
 	jobs  chan *job
 	outs  chan result
 	wake  chan struct{}
+	group int // jobs a worker sends in one exchange
 
 	mu        sync.Mutex
 	camps     map[int64]*campaignState
@@ -83,6 +84,10 @@ type Engine struct {
 	claimSeq  atomic.Int64
 	retryRate time.Duration
 }
+
+// maxGroup is how many messages a worker sends in one exchange with the
+// SMTP server at most (see mail.SMTPTransport.SendBatch).
+const maxGroup = 32
 
 // Stats counts what this process sent.
 type Stats struct {
@@ -166,7 +171,13 @@ func (e *Engine) defaults() {
 	_, _ = rand.Read(b[:])
 	e.owner = hex.EncodeToString(b[:])
 	e.limit = newLimiter(e.DB, e.Rate, e.Hourly)
-	e.jobs = make(chan *job, 2*e.BatchSize+e.Concurrency)
+	e.group = maxGroup
+	if e.Rate > 0 {
+		// A group goes out at once: keep it to about 5 ms of the rate
+		// (fewer messages in flight, and no bursts a relay would notice).
+		e.group = min(maxGroup, max(1, int(e.Rate/200)))
+	}
+	e.jobs = make(chan *job, 2*e.BatchSize+e.Concurrency*e.group)
 	e.outs = make(chan result, 4096)
 	e.wake = make(chan struct{}, 1)
 	e.camps = map[int64]*campaignState{}
@@ -407,19 +418,46 @@ func (e *Engine) send(r result) { e.outs <- r }
 // --- workers ---
 
 func (e *Engine) work(ctx context.Context) {
-	bufs := newBuffers()
+	w := &worker{bufs: newBuffers()}
 	// Sends in progress finish when the engine stops (bounded), so that a
 	// graceful stop does not leave messages half-sent.
 	sendCtx := context.WithoutCancel(ctx)
 	for j := range e.jobs {
+		// Take what else is queued, up to a group: the transport sends a
+		// group in one exchange with the server.
+		group := append(w.group[:0], j)
+	more:
+		for len(group) < e.group {
+			select {
+			case j, ok := <-e.jobs:
+				if !ok {
+					break more
+				}
+				group = append(group, j)
+			default:
+				break more
+			}
+		}
+		w.group = group
 		if len(e.jobs) < e.BatchSize {
 			select {
 			case e.wake <- struct{}{}:
 			default:
 			}
 		}
-		e.sendOne(ctx, sendCtx, j, bufs)
+		e.sendGroup(ctx, sendCtx, group, w)
+		clear(w.group)
 	}
+}
+
+// worker is one worker's reusable memory.
+type worker struct {
+	bufs  *buffers
+	group []*job
+	live  []*job
+	envs  []mail.Envelope
+	errs  []error
+	arena []byte // the group's messages, back to back
 }
 
 func (e *Engine) release(j *job) {
@@ -435,64 +473,107 @@ func (e *Engine) usable(ctx context.Context, j *job) bool {
 	return time.Until(time.Unix(0, j.batch.leaseUntil.Load())) > e.Lease/4
 }
 
-func (e *Engine) sendOne(ctx, sendCtx context.Context, j *job, bufs *buffers) {
-	cs := j.batch.camp
-	p := cs.prep
-	if !e.usable(ctx, j) {
-		e.release(j)
-		return
-	}
-	if err := e.limit.wait(ctx); err != nil {
-		e.release(j)
-		return
-	}
-	out := sqlstore.Outcome{CampaignID: cs.id, SubscriberID: j.r.SubscriberID, Attempted: true}
-	msgID := p.MessageID(j.r.SubscriberID)
-	rd := ReaderFrom(&j.r)
-	probing := false // this worker holds a message the relay was down for
-	for {
-		if !probing {
-			if err := e.gate.wait(ctx); err != nil {
-				e.release(j)
-				return
-			}
-		}
+// sendGroup sends a group of jobs and passes on their results. A job the
+// relay was down for is held and tried again (the worker probes) until it
+// goes, or its campaign or lease ends, or the engine stops.
+func (e *Engine) sendGroup(ctx, sendCtx context.Context, group []*job, w *worker) {
+	live := w.live[:0]
+	for _, j := range group {
 		if !e.usable(ctx, j) {
 			e.release(j)
-			return
-		}
-		msg, err := p.message(rd, nil, "", msgID, time.Now(), bufs)
-		if err != nil {
-			// This reader's data cannot make a message (it never will).
-			out.Status, out.Reply = herald.DeliveryFailed, "not sent: "+err.Error()
-			break
-		}
-		sctx, cancel := context.WithTimeout(sendCtx, 2*time.Minute)
-		err = e.Transport.Send(sctx, p.from.Address, []string{j.r.Email}, msg)
-		cancel()
-		if err == nil {
-			out.Status = herald.DeliverySent
-			break
-		}
-		if relayDown(err) {
-			probing = true
-			e.relayWait(ctx, err)
 			continue
 		}
-		e.gate.open(e.Log)
-		out.Reply = scrubReply(err.Error(), j.r.Email)
-		if mail.IsTemporary(err) && j.r.Attempts < e.Retries {
-			out.Status = herald.DeliveryRetry
-			out.NextAttemptAt = time.Now().Add(e.backoff(j.r.Attempts + 1))
-		} else {
-			out.Status = herald.DeliveryFailed
+		if err := e.limit.wait(ctx); err != nil {
+			e.release(j)
+			continue
 		}
-		break
+		live = append(live, j)
 	}
-	if out.Status == herald.DeliverySent {
-		e.gate.open(e.Log)
+	probing := false // this worker holds messages the relay was down for
+	for len(live) > 0 {
+		if !probing {
+			if err := e.gate.wait(ctx); err != nil {
+				for _, j := range live {
+					e.release(j)
+				}
+				break
+			}
+		}
+		w.envs, w.arena = w.envs[:0], w.arena[:0]
+		sending := live[:0]
+		for _, j := range live {
+			if !e.usable(ctx, j) {
+				e.release(j)
+				continue
+			}
+			p := j.batch.camp.prep
+			msg, err := p.message(ReaderFrom(&j.r), nil, "", p.MessageID(j.r.SubscriberID), time.Now(), w.bufs)
+			if err != nil {
+				// This reader's data cannot make a message (it never will).
+				e.send(result{batch: j.batch, sentAt: time.Now(), out: sqlstore.Outcome{
+					CampaignID: j.batch.camp.id, SubscriberID: j.r.SubscriberID, Attempted: true,
+					Status: herald.DeliveryFailed, Reply: "not sent: " + err.Error()}})
+				continue
+			}
+			start := len(w.arena)
+			w.arena = append(w.arena, msg...)
+			w.envs = append(w.envs, mail.Envelope{From: p.from.Address, To: j.r.Email, Msg: w.arena[start:len(w.arena):len(w.arena)]})
+			sending = append(sending, j)
+		}
+		if len(sending) == 0 {
+			break
+		}
+		// Messages appended after a reallocation of the arena left the
+		// earlier ones in the old array, which stays valid; point every
+		// envelope into the final one anyway, so the old can be freed.
+		off := 0
+		for k := range w.envs {
+			n := len(w.envs[k].Msg)
+			w.envs[k].Msg = w.arena[off : off+n : off+n]
+			off += n
+		}
+		if cap(w.errs) < len(w.envs) {
+			w.errs = make([]error, len(w.envs))
+		}
+		errs := w.errs[:len(w.envs)]
+		sctx, cancel := context.WithTimeout(sendCtx, 2*time.Minute)
+		mail.SendAll(sctx, e.Transport, w.envs, errs)
+		cancel()
+		now := time.Now()
+		again := live[:0] // sending's own array: written behind the reads
+		var down error
+		for k, j := range sending {
+			err := errs[k]
+			out := sqlstore.Outcome{CampaignID: j.batch.camp.id, SubscriberID: j.r.SubscriberID, Attempted: true}
+			switch {
+			case err == nil:
+				out.Status = herald.DeliverySent
+			case relayDown(err):
+				down = err
+				again = append(again, j)
+				continue
+			default:
+				out.Reply = scrubReply(err.Error(), j.r.Email)
+				if mail.IsTemporary(err) && j.r.Attempts < e.Retries {
+					out.Status = herald.DeliveryRetry
+					out.NextAttemptAt = now.Add(e.backoff(j.r.Attempts + 1))
+				} else {
+					out.Status = herald.DeliveryFailed
+				}
+			}
+			e.send(result{batch: j.batch, out: out, sentAt: now})
+		}
+		clear(errs)
+		if len(again) < len(sending) {
+			e.gate.open(e.Log)
+		}
+		live = again
+		if len(live) > 0 {
+			probing = true
+			e.relayWait(ctx, down)
+		}
 	}
-	e.send(result{batch: j.batch, out: out, sentAt: time.Now()})
+	w.live = live[:0]
 }
 
 // backoff is the delay before retry number n (1-based): RetryBackoff
