@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,10 +35,11 @@ const mailchimpUsage = `Usage:
       Write a list in Mailchimp's audience export format: a zip of the three CSV
       files (default SLUG-mailchimp-export.zip), or with --status one CSV file
       (to stdout unless --out names a file).
-  herald bench import-mailchimp [--rows N] [--database-url URL]
+  herald bench import-mailchimp [--rows N] [--database-url URL] [--cpuprofile FILE]
       Time the import of a generated export of N members (default 1,000,000)
       into a new list, on a fresh SQLite file unless --database-url is given;
-      reports rows/s, CPU time, peak memory and the load average.
+      reports rows/s, CPU time, peak memory and the load average; --cpuprofile
+      writes a CPU profile of the import (go tool pprof -top FILE).
 `
 
 // splitArgs separates this command's own flags (by name, all taking a
@@ -373,7 +375,7 @@ func loadavg() string {
 }
 
 func benchImport(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	flags, cfgArgs, pos, err := splitArgs(args, "rows", "keep")
+	flags, cfgArgs, pos, err := splitArgs(args, "rows", "keep", "cpuprofile")
 	if err != nil {
 		return err
 	}
@@ -468,8 +470,21 @@ func benchImport(ctx context.Context, args, environ []string, stdout, stderr io.
 	if isTerminal(stderr) {
 		opt.Progress = progressBar(stderr, start)
 	}
+	if p := last(flags["cpuprofile"]); p != "" {
+		pf, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
 	res, err := mcsync.Import(ctx, db, []string{path}, opt)
 	wall := time.Since(start)
+	if last(flags["cpuprofile"]) != "" {
+		pprof.StopCPUProfile()
+	}
 	cpu1, maxRSS := rusage()
 	pg1, sys1 := processCPU("postgres"), systemBusy()
 	close(stop)
