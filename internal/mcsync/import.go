@@ -229,7 +229,7 @@ func Import(ctx context.Context, db *sqlstore.DB, paths []string, opt ImportOpti
 			}
 		}()
 		defer close(notices)
-		readErr <- readSources(ctx, srcs, main.ID, groups, &readBytes, &readRows, sends, notices)
+		readErr <- readSources(ctx, srcs, main.ID, groups, db.ImportBatchRows(), &readBytes, &readRows, sends, notices)
 	}()
 
 	var collected []sqlstore.ImportNotice
@@ -312,14 +312,14 @@ func fileOrder(files []string, f string) int {
 	return len(files)
 }
 
-func readSources(ctx context.Context, srcs []source, mainList int64, groups []groupTarget, readBytes, readRows *atomic.Int64, outs []chan<- batchOut, notices chan<- sqlstore.ImportNotice) error {
+func readSources(ctx context.Context, srcs []source, mainList int64, groups []groupTarget, batchRows int, readBytes, readRows *atomic.Int64, outs []chan<- batchOut, notices chan<- sqlstore.ImportNotice) error {
 	type shard struct {
 		batch   []sqlstore.ImportRow
 		inBatch map[string]bool
 	}
 	shards := make([]*shard, len(outs))
 	for i := range shards {
-		shards[i] = &shard{batch: make([]sqlstore.ImportRow, 0, sqlstore.ImportBatchSize), inBatch: make(map[string]bool, sqlstore.ImportBatchSize)}
+		shards[i] = &shard{batch: make([]sqlstore.ImportRow, 0, batchRows), inBatch: make(map[string]bool, batchRows)}
 	}
 	sendShard := func(i int) error {
 		sh := shards[i]
@@ -331,7 +331,7 @@ func readSources(ctx context.Context, srcs []source, mainList int64, groups []gr
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		sh.batch = make([]sqlstore.ImportRow, 0, sqlstore.ImportBatchSize)
+		sh.batch = make([]sqlstore.ImportRow, 0, batchRows)
 		clear(sh.inBatch)
 		return nil
 	}
@@ -400,7 +400,7 @@ func readSources(ctx context.Context, srcs []source, mainList int64, groups []gr
 			}
 			sh.inBatch[ir.Key] = true
 			sh.batch = append(sh.batch, ir)
-			if len(sh.batch) == sqlstore.ImportBatchSize {
+			if len(sh.batch) == batchRows {
 				if err := sendShard(si); err != nil {
 					rc.Close()
 					return err

@@ -6,12 +6,63 @@ package sqlstore
 // parsing, and lookups take an array (= ANY(…)).
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
 )
+
+// copyFunc appends rows to a table with COPY.
+type copyFunc func(ctx context.Context, table string, cols []string, rows [][]any) error
+
+// writeOn is write on one connection of the pool (which the caller holds,
+// so that copyRows can reach the same transaction).
+func (db *DB) writeOn(ctx context.Context, conn *sql.Conn, fn func(*Tx) error) error {
+	sqlTx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", db.dialect.translate(err))
+	}
+	tx := &Tx{Tx: sqlTx, db: db, now: db.Now(), write: true}
+	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", db.dialect.translate(err))
+	}
+	for _, fn := range tx.after {
+		fn()
+	}
+	return nil
+}
+
+// copyRows appends rows to table with COPY … FROM STDIN (binary) on conn,
+// inside the transaction open on it: the cheapest way into PostgreSQL, for
+// rows that cannot conflict with any.
+func copyRows(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("copy: %T is not a pgx connection", dc)
+		}
+		n, err := sc.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		if err != nil {
+			return postgresDialect{}.translate(err)
+		}
+		if int(n) != len(rows) {
+			return fmt.Errorf("copy into %s: %d of %d rows", table, n, len(rows))
+		}
+		return nil
+	})
+}
 
 // unnestSQL is "SELECT * FROM unnest(?::text[], ?::int8[], …)".
 func unnestSQL(types []string) string {
