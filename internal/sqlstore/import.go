@@ -92,21 +92,23 @@ type ImportNotice struct {
 
 func (n ImportNotice) String() string { return fmt.Sprintf("%s:%d: %s", n.File, n.Line, n.Message) }
 
-// ImportBatchSize is a good number of rows for one ImportBatch on
-// PostgreSQL (and the default); see ImportBatchRows.
+// ImportBatchSize is the unit of ImportBatchRows (and a good size for
+// callers that do not ask the database).
 const ImportBatchSize = 5000
 
 // ImportBatchRows is a good number of rows for one ImportBatch on this
-// database. SQLite's batches are larger: every commit writes each page it
-// changed to the WAL, and the unique index on addresses, inserted into in
-// no order, has a changed page for nearly every row of a small batch; a
-// batch four times larger writes about half as many pages per row. A
-// batch holds SQLite's single writer for about a second.
+// database. SQLite: every commit writes each page it changed to the WAL,
+// and the unique index on addresses, inserted into in no order, has a
+// changed page for nearly every row of a small batch; 20,000 rows write
+// about half as many pages per row as 5,000 (31k rows/s against 18k; the
+// writer is held about 0.7 s a batch, and memory is flat at about 430 MB
+// instead of 300). PostgreSQL: 10,000 rows (two writers) halve the
+// per-batch round trips and planning of 5,000 at about 220 MB.
 func (db *DB) ImportBatchRows() int {
 	if db.dialect.name() == "sqlite" {
 		return 4 * ImportBatchSize
 	}
-	return ImportBatchSize
+	return 2 * ImportBatchSize
 }
 
 // maxParams keeps a statement below SQLite's limit of 32766 parameters
