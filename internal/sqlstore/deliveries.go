@@ -308,9 +308,10 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome, ends []BatchEn
 			for len(ids) > 0 {
 				chunk := ids[:min(len(ids), 500)]
 				ids = ids[len(chunk):]
+				in, inArgs := tx.inSQL("subscriber_id", chunk)
 				res, err := tx.exec(ctx, `UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_reply = '250 accepted',
-					next_attempt_at = NULL, updated_at = ? WHERE campaign_id = ? AND status IN ('pending', 'sending', 'retry')
-					AND subscriber_id IN (`+placeholders(len(chunk))+`)`, append([]any{tx.now, cid}, chunk...)...)
+					next_attempt_at = NULL, updated_at = ? WHERE campaign_id = ? AND `+in+` AND status IN ('pending', 'sending', 'retry')`,
+					append([]any{tx.now, cid}, inArgs...)...)
 				if err != nil {
 					return err
 				}
