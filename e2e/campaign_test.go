@@ -112,6 +112,10 @@ func TestCampaignJourney(t *testing.T) {
 			erased := addConfirmed(t, in, "erased@example.com", "", "sport")
 			in.MustAPI(t, 200, "POST", fmt.Sprintf("/subscribers/%d/erase", erased), nil, nil)
 
+			// Confirmation mail from the domain is signed too.
+			apptest.Eventually(t, "the confirmation mail", func() bool { return len(smtpSrv.To("pending@example.com")) == 1 })
+			verifyDKIM(t, smtpSrv.To("pending@example.com")[0].Raw, map[string]string{rsa.Name: rsa.Value, ed.Name: ed.Value})
+
 			var c campaignView
 			in.MustAPI(t, 201, "POST", "/campaigns", map[string]any{"name": "Issue 1", "subject": "Nöws of the day: “quotes” & more",
 				"lists": []string{"daily", "sport"}, "body": "# Hello {{.Reader.FirstName | default \"reader\"}}\n\nThe news.\n"}, &c)

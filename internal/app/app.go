@@ -85,7 +85,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.Transport = mail.NewSMTP(sc)
 	}
 	a.Worker = &queue.Worker{DB: db, Log: log, Concurrency: cfg.JobWorkers}
-	(&sysmail.Sender{DB: db, Tokens: a.Tokens, Transport: a.Transport, From: cfg.From, Publisher: cfg.PublisherName, BaseURL: cfg.BaseURL}).Register(a.Worker)
+	signers := &sender.Signers{DB: db}
+	(&sysmail.Sender{DB: db, Tokens: a.Tokens, Transport: a.Transport, From: cfg.From, Publisher: cfg.PublisherName, BaseURL: cfg.BaseURL,
+		Sign: signers.Sign}).Register(a.Worker)
 	a.Sender = &sender.Engine{DB: db, Transport: a.Transport, Config: sender.ConfigFrom(cfg, a.Tokens), Log: log,
 		Concurrency: cfg.SendConcurrency, Rate: cfg.SendRate, Hourly: cfg.SendRateHourly,
 		Retries: cfg.SendRetries, RetryBackoff: cfg.SendRetryBackoff}

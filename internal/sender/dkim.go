@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mail"
@@ -36,6 +38,47 @@ func loadSigner(ctx context.Context, db *sqlstore.DB, domain string) (*mail.DKIM
 		return nil, nil
 	}
 	return mail.NewDKIMSigner(chosen...)
+}
+
+// Signers signs mail other than campaigns (confirmation mail) with the DKIM
+// keys stored for its sender's domain, as campaigns are. Keys are looked up
+// again after a minute, so that one made while Herald runs is used.
+type Signers struct {
+	DB *sqlstore.DB
+
+	mu sync.Mutex
+	m  map[string]signerEntry
+}
+
+type signerEntry struct {
+	s  *mail.DKIMSigner // nil: the domain has no key
+	at time.Time
+}
+
+// Sign returns msg signed for the domain of from, or msg itself when the
+// domain has no key.
+func (s *Signers) Sign(ctx context.Context, from string, msg []byte) ([]byte, error) {
+	domain := domainOf(from)
+	s.mu.Lock()
+	e, ok := s.m[domain]
+	s.mu.Unlock()
+	if !ok || time.Since(e.at) > time.Minute {
+		signer, err := loadSigner(ctx, s.DB, domain)
+		if err != nil {
+			return nil, err
+		}
+		e = signerEntry{s: signer, at: time.Now()}
+		s.mu.Lock()
+		if s.m == nil {
+			s.m = map[string]signerEntry{}
+		}
+		s.m[domain] = e
+		s.mu.Unlock()
+	}
+	if e.s == nil {
+		return msg, nil
+	}
+	return e.s.Sign(msg)
 }
 
 // DKIMRecord is the DNS record to publish for a key.

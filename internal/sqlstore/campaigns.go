@@ -523,6 +523,14 @@ func fixRecipients(ctx context.Context, tx *Tx, id int64, from string) error {
 	}
 	if n == 0 {
 		_, err = tx.exec(ctx, `UPDATE campaigns SET status = 'finished', finished_at = ? WHERE id = ?`, tx.now, id)
+		return err
+	}
+	if tx.db.dialect.name() == "postgres" && n >= 1000 {
+		// The planner must know that the campaign has this many rows now
+		// (autovacuum would tell it minutes later): with the old figures
+		// it writes outcomes by scanning the campaign's rows instead of
+		// looking each one up. ANALYZE sees this transaction's rows.
+		_, err = tx.exec(ctx, `ANALYZE deliveries`)
 	}
 	return err
 }

@@ -150,17 +150,29 @@ type Recipient struct {
 // recipientQuery loads recipients with their standing at this moment; the
 // campaign's list ids are its parameters (the claimer knows them, and
 // literals beat a subquery on campaign_lists by a fifth).
-func recipientQuery(listIDs []int64) (string, []any) {
+//
+// Each recipient is looked up by key, whatever the statistics say: the
+// subscription check is a scalar subquery with LIMIT 1 (an EXISTS may be
+// planned as a hash of every confirmed subscription of the lists, built
+// again for each claim), and on PostgreSQL the subscriber is a LATERAL
+// lookup (a hash join would read the whole subscribers table per claim).
+// SQLite looks rows up by key anyway, and has no LATERAL.
+func (tx *Tx) recipientQuery(listIDs []int64) (string, []any) {
 	args := make([]any, len(listIDs))
 	for i, id := range listIDs {
 		args[i] = id
 	}
+	from := `FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id `
+	if tx.db.dialect.name() == "postgres" {
+		from = `FROM deliveries d LEFT JOIN LATERAL (SELECT id, email, name, attributes, suppressed FROM subscribers
+			WHERE id = d.subscriber_id LIMIT 1) s ON true `
+	}
 	return `SELECT d.subscriber_id, d.attempts, COALESCE(s.email, ''), COALESCE(s.name, ''), COALESCE(s.attributes, '{}'),
 	CASE WHEN s.id IS NULL THEN 'erased' WHEN s.suppressed THEN 'suppressed'
-		WHEN EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = d.subscriber_id
-			AND x.list_id IN (` + placeholders(max(1, len(listIDs))) + `) AND x.status = 'confirmed') THEN ''
+		WHEN (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = d.subscriber_id
+			AND x.list_id IN (` + placeholders(max(1, len(listIDs))) + `) AND x.status = 'confirmed' LIMIT 1) IS NOT NULL THEN ''
 		ELSE 'unsubscribed' END
-	FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id `, append(args, make([]any, max(0, 1-len(args)))...)
+	` + from, append(args, make([]any, max(0, 1-len(args)))...)
 }
 
 func scanRecipients(rows *sql.Rows, dst []Recipient) ([]Recipient, error) {
@@ -192,7 +204,7 @@ func (db *DB) BatchRecipients(ctx context.Context, b *Batch, listIDs []int64, ds
 }
 
 func batchRecipients(ctx context.Context, tx *Tx, b *Batch, listIDs []int64) error {
-	q, args := recipientQuery(listIDs)
+	q, args := tx.recipientQuery(listIDs)
 	rows, err := tx.query(ctx, q+`WHERE d.campaign_id = ? AND d.subscriber_id >= ? AND d.subscriber_id <= ? AND d.status = 'pending'
 		ORDER BY d.subscriber_id`, append(args, b.CampaignID, b.Lo, b.Hi)...)
 	if err != nil {
@@ -232,7 +244,7 @@ func (db *DB) ClaimRetries(ctx context.Context, campaignID int64, listIDs []int6
 		if err := rows.Err(); err != nil || len(ids) == 0 {
 			return err
 		}
-		q, args := recipientQuery(listIDs)
+		q, args := tx.recipientQuery(listIDs)
 		rows, err = tx.query(ctx, q+`WHERE d.campaign_id = ? AND d.subscriber_id IN (`+placeholders(len(ids))+`)
 			ORDER BY d.subscriber_id`, append(append(args, campaignID), ids...)...)
 		if err != nil {
@@ -308,9 +320,10 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome, ends []BatchEn
 			for len(ids) > 0 {
 				chunk := ids[:min(len(ids), 500)]
 				ids = ids[len(chunk):]
+				in, inArgs := tx.inSQL("subscriber_id", chunk)
 				res, err := tx.exec(ctx, `UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_reply = '250 accepted',
-					next_attempt_at = NULL, updated_at = ? WHERE campaign_id = ? AND status IN ('pending', 'sending', 'retry')
-					AND subscriber_id IN (`+placeholders(len(chunk))+`)`, append([]any{tx.now, cid}, chunk...)...)
+					next_attempt_at = NULL, updated_at = ? WHERE campaign_id = ? AND `+in+` AND status IN ('pending', 'sending', 'retry')`,
+					append([]any{tx.now, cid}, inArgs...)...)
 				if err != nil {
 					return err
 				}

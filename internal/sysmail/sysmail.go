@@ -26,6 +26,8 @@ type Sender struct {
 	DB        *sqlstore.DB
 	Tokens    *token.Signer
 	Transport hmail.Transport
+	// Sign, when set, DKIM-signs a message from the given address.
+	Sign      func(ctx context.Context, from string, msg []byte) ([]byte, error)
 	From      mail.Address
 	Publisher string
 	BaseURL   string
@@ -94,6 +96,11 @@ func (s *Sender) confirmMail(ctx context.Context, job herald.Job) error {
 	raw, err := msg.Bytes()
 	if err != nil {
 		return queue.Permanent(err)
+	}
+	if s.Sign != nil {
+		if raw, err = s.Sign(ctx, s.From.Address, raw); err != nil {
+			return err // the key store: try again later
+		}
 	}
 	if err := s.Transport.Send(ctx, s.From.Address, []string{pc.Subscriber.Email}, raw); err != nil {
 		var se *hmail.SendError
