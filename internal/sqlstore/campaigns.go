@@ -529,8 +529,12 @@ func fixRecipients(ctx context.Context, tx *Tx, id int64, from string) error {
 		// The planner must know that the campaign has this many rows now
 		// (autovacuum would tell it minutes later): with the old figures
 		// it writes outcomes by scanning the campaign's rows instead of
-		// looking each one up. ANALYZE sees this transaction's rows.
-		_, err = tx.exec(ctx, `ANALYZE deliveries`)
+		// looking each one up. ANALYZE sees this transaction's rows; a
+		// small sample of the two columns that matter (a tenth of the
+		// default) tells it enough in a fifth of the time.
+		if _, err = tx.exec(ctx, `SET LOCAL default_statistics_target = 10`); err == nil {
+			_, err = tx.exec(ctx, `ANALYZE deliveries (campaign_id, status)`)
+		}
 	}
 	return err
 }
