@@ -10,11 +10,14 @@
 // with a lease, loads them with their current subscription state, records
 // those who unsubscribed, were suppressed or erased since the start as
 // skipped, and queues the rest. Workers (HERALD_SEND_CONCURRENCY of them,
-// one SMTP connection each) take a slot from the rate limiter, fill the
-// campaign's pre-rendered template with the reader's fields, build the
-// message (List-Id, one-click List-Unsubscribe, a Message-ID derived from
-// campaign and reader), sign it when the sender's domain has a DKIM key,
-// and send it. A recorder writes outcomes in small batches, one
+// one SMTP connection each) take what is queued, up to a group of 32, take
+// a slot from the rate limiter for each message, fill the campaign's
+// pre-rendered template with the reader's fields, build the message
+// (List-Id, one-click List-Unsubscribe, a Message-ID derived from campaign
+// and reader), sign it when the sender's domain has a DKIM key, and send
+// the group in one exchange with the relay (mail.SMTPTransport.SendBatch:
+// pipelined BDAT when the relay offers CHUNKING). A recorder writes
+// outcomes in small batches, one
 // transaction each, every few milliseconds; a heartbeat renews the leases
 // of the ranges in work.
 //
@@ -28,8 +31,8 @@
 // ranges leased; when the leases run out (Lease, 15 s) any sender —
 // the restarted one, or another process on the same PostgreSQL database —
 // takes them over and sends to the recipients without an outcome: only
-// messages in flight at the crash can go out twice, and they carry the
-// same Message-ID. A sender that cannot renew its leases stops sending
+// messages in flight at the crash (a group per connection) can go out
+// twice, and they carry the same Message-ID. A sender that cannot renew its leases stops sending
 // from them before they run out, so two processes never send the same
 // range at once.
 package sender
