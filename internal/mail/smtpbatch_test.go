@@ -1,12 +1,17 @@
 package mail
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -224,4 +229,58 @@ func TestSMTPSendBatchRefusesBadInput(t *testing.T) {
 	if len(got) != 2 || got[0].to[0] != "ok1@example.org" || got[1].to[0] != "ok2@example.org" {
 		t.Errorf("delivered %+v", got)
 	}
+}
+
+// FuzzSMTPBatchReplies feeds arbitrary replies to a batch: SendBatch must
+// not panic or hang, and must never report more messages sent than the
+// server sent 250 lines.
+func FuzzSMTPBatchReplies(f *testing.F) {
+	f.Add([]byte("250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n"))
+	f.Add([]byte("250 ok\r\n550 5.1.1 no\r\n502 5.5.1 no rcpt\r\n250 ok\r\n250 ok\r\n250 ok\r\n"))
+	f.Add([]byte("250-a\r\n250 b\r\n421 bye\r\n"))
+	f.Add([]byte("250 ok\r\n25"))
+	f.Add([]byte("\xff\r\n250 ok\r\n"))
+	f.Add([]byte("250 ok\r\n251 fwd\r\n250 ok\r\n451 4.3.0 later\r\n"))
+	f.Fuzz(func(t *testing.T, replies []byte) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			c.Write([]byte("220 fuzz\r\n"))
+			if _, err := br.ReadString('\n'); err != nil {
+				return
+			}
+			c.Write([]byte("250-fuzz\r\n250-PIPELINING\r\n250 CHUNKING\r\n"))
+			go io.Copy(io.Discard, br)
+			c.Write(replies)
+		}()
+		tr := NewSMTP(SMTPConfig{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, CommandTimeout: 2 * time.Second})
+		defer tr.Close()
+		envs := envelopes([][]byte{[]byte("Subject: a\r\n\r\na\r\n"), []byte("Subject: b\r\n\r\nb\r\n"), []byte("Subject: c\r\n\r\nc\r\n")})
+		errs := make([]error, len(envs))
+		tr.SendBatch(context.Background(), envs, errs)
+		sent := 0
+		for _, err := range errs {
+			if err == nil {
+				sent++
+			}
+		}
+		oks := 0
+		for _, line := range bytes.Split(replies, []byte("\n")) {
+			if bytes.HasPrefix(line, []byte("250 ")) || bytes.Equal(bytes.TrimRight(line, "\r"), []byte("250")) {
+				oks++
+			}
+		}
+		if sent > oks {
+			t.Fatalf("%d messages reported sent on %d 250 replies", sent, oks)
+		}
+	})
 }
