@@ -90,7 +90,7 @@ func (t *SMTPTransport) SendBatch(ctx context.Context, envs []Envelope, errs []e
 			todo = append(todo, i)
 		}
 	}
-	redialled := false
+	redialled, first := false, true
 	for len(todo) > 0 {
 		stop := context.AfterFunc(ctx, func() { c.raw.Close() })
 		rest, redo := c.round(ctx, envs, infos, errs, todo)
@@ -110,9 +110,10 @@ func (t *SMTPTransport) SendBatch(ctx context.Context, envs []Envelope, errs []e
 			}
 			break
 		}
-		if c.broken && redo && reused && !redialled {
+		if c.broken && redo && reused && first && !redialled {
 			// The pooled connection was dead before the server took
-			// anything of this round: a fresh one may send it all.
+			// anything of the first round (it timed out while idle): a
+			// fresh one may send it all.
 			c.close()
 			redialled = true
 			if c, err = t.dial(ctx); err != nil {
@@ -126,7 +127,7 @@ func (t *SMTPTransport) SendBatch(ctx context.Context, envs []Envelope, errs []e
 		if c.broken {
 			break // round settled everything
 		}
-		todo = rest
+		todo, first = rest, false
 	}
 	t.put(c)
 }
