@@ -190,7 +190,7 @@ func Import(ctx context.Context, db *sqlstore.DB, paths []string, opt ImportOpti
 		return nil, err
 	}
 	defer closeAll()
-	res := &ImportResult{}
+	res := &ImportResult{Notices: []sqlstore.ImportNotice{}}
 	var total int64
 	for _, s := range srcs {
 		res.Files = append(res.Files, s.name)

@@ -54,6 +54,7 @@ func (s *Server) routes() []route {
 		{"DELETE", "/lists/{id}/mailchimp", s.apiDeleteListMailchimp},
 		{"POST", "/lists/{id}/mailchimp/sync", s.apiSyncListMailchimp},
 		{"POST", "/lists/{id}/import/mailchimp", s.apiImportMailchimp},
+		{"GET", "/lists/{id}/export/mailchimp", s.apiExportMailchimp},
 		{"GET", "/campaigns", s.apiListCampaigns},
 		{"POST", "/campaigns", s.apiCreateCampaign},
 		{"GET", "/campaigns/{id}", s.apiGetCampaign},

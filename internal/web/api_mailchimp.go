@@ -338,3 +338,35 @@ func saveUpload(path string, src io.Reader) error {
 	}
 	return f.Close()
 }
+
+// apiExportMailchimp streams a list as Mailchimp's audience export: the zip
+// of its subscribed, unsubscribed and cleaned files, or one of them as CSV
+// with ?file=subscribed|unsubscribed|cleaned.
+func (s *Server) apiExportMailchimp(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	l, err := s.DB.GetList(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	kind := mailchimp.KindUnknown
+	if f := r.URL.Query().Get("file"); f != "" {
+		if kind = mailchimp.KindFromName(f); kind == mailchimp.KindUnknown || kind.String() != f {
+			return &herald.Error{Code: herald.EBADREQUEST, Field: "file", Message: "file is subscribed, unsubscribed or cleaned (or absent, for the zip of all three)."}
+		}
+	}
+	// Headers go out before the first row: an error past this point can
+	// only cut the download short (and is logged).
+	if kind == mailchimp.KindUnknown {
+		w.Header().Set("Content-Type", "application/zip")
+		w.Header().Set("Content-Disposition", `attachment; filename="mailchimp_export_`+l.Slug+`.zip"`)
+		_, err = mcsync.Export(ctx, s.DB, l.Slug, w)
+	} else {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+kind.String()+`_members_export_`+l.Slug+`.csv"`)
+		_, err = mcsync.ExportCSV(ctx, s.DB, l.Slug, kind, w)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.Log.Error("mailchimp export cut short", "list", l.Slug, "err", err)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"mime/multipart"
@@ -85,6 +86,29 @@ func mailchimpConformance(t *testing.T, c *checker) {
 	if get(res, "added") != jsonNumber(1) || get(res, "skipped") != jsonNumber(1) || get(res, "notices", "0", "line") != jsonNumber(3) {
 		t.Errorf("import: %v", res)
 	}
+	// Export: the zip holds what was imported, in the same columns, and
+	// imports again without a change.
+	zipped, _ := c.do(request{method: "GET", tmpl: "/lists/{id}/export/mailchimp", path: "/lists/planet-mc/export/mailchimp"}, 200).([]byte)
+	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if err != nil {
+		t.Fatalf("export zip: %v", err)
+	}
+	if len(zr.File) != 3 || zr.File[0].Name != "subscribed_members_export_planet-mc.csv" {
+		t.Fatalf("export files: %v", zr.File)
+	}
+	one, _ := c.do(request{method: "GET", tmpl: "/lists/{id}/export/mailchimp", path: "/lists/planet-mc/export/mailchimp?file=subscribed"}, 200).([]byte)
+	lines := strings.Split(strings.TrimSpace(string(one)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "Email Address,First Name,Last Name") ||
+		!strings.Contains(lines[1], "ola@example.com,Ola,Nordmann") || !strings.Contains(lines[1], "2024-01-02 03:04:05,192.0.2.7,2024-01-02 03:10:00,192.0.2.8") {
+		t.Errorf("exported CSV:\n%s", one)
+	}
+	body, ct = upload(map[string]string{"subscribed_members_export_planet-mc.csv": string(one)})
+	if res := imp(body, ct, 200); get(res, "added") != jsonNumber(0) || get(res, "updated") != jsonNumber(0) || get(res, "skipped") != jsonNumber(0) {
+		t.Errorf("re-import of the export: %v", res)
+	}
+	c.fail(request{method: "GET", tmpl: "/lists/{id}/export/mailchimp", path: "/lists/planet-mc/export/mailchimp?file=pending"}, 400, "file")
+	c.fail(request{method: "GET", tmpl: "/lists/{id}/export/mailchimp", path: "/lists/nope/export/mailchimp"}, 404, "")
+
 	c.fail(request{method: "POST", tmpl: "/lists/{id}/import/mailchimp", path: "/lists/planet-mc/import/mailchimp", raw: []byte(`{}`), ctype: "application/json"}, 415, "")
 	c.fail(request{method: "POST", tmpl: "/lists/{id}/import/mailchimp", path: "/lists/planet-mc/import/mailchimp", raw: []byte("no parts here"), ctype: "multipart/form-data; boundary=zzz"}, 400, "")
 	body, ct = upload(nil, "group", "Interests=Sport:sport")
