@@ -226,6 +226,27 @@ func TestMailchimpJourney(t *testing.T) {
 				m, _ := fake.Member("aud1", email)
 				return m.Status == "unsubscribed"
 			})
+			// The manage page shows the disclosure of a list the reader
+			// may join again, and joining records the version shown.
+			_, manage := do(t, "GET", sub.ManageURL, "", nil)
+			if !strings.Contains(manage, "is sent with Mailchimp") || !strings.Contains(manage, fmt.Sprintf(`value="daily:%d"`, link.Disclosure.Version)) {
+				t.Fatalf("the manage page does not show the Mailchimp disclosure of daily:\n%s", manage)
+			}
+			if code, _ := do(t, "POST", sub.ManageURL, "application/x-www-form-urlencoded", strings.NewReader(url.Values{
+				"action": {"save"}, "lists": {"daily"}, "list_disclosure": {fmt.Sprintf("daily:%d", link.Disclosure.Version)},
+			}.Encode())); code != 200 {
+				t.Fatalf("rejoin on the manage page: %d", code)
+			}
+			rejoined := 0
+			for _, e := range mcConsents(t, in, sub.ID) {
+				if e.Kind == "preference_change" && strings.Join(e.Lists, ",") == "daily" {
+					rejoined = e.DisclosureVersion
+				}
+			}
+			if rejoined != link.Disclosure.Version {
+				t.Errorf("rejoining daily recorded disclosure version %d, want %d", rejoined, link.Disclosure.Version)
+			}
+
 			// Erasure.
 			del := path + "/actions/delete-permanent"
 			fake.Inject(mailchimptest.Fault{Method: "POST", Path: del, Status: 429})

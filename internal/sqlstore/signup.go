@@ -375,8 +375,11 @@ func unsubscribe(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Me
 
 // ChangePreferences applies a reader's manage-page choice: want is the full
 // set of list slugs they want; lists they are on and did not tick are left,
-// public lists they ticked are joined (double opt-in applies).
-func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string, m Meta, opt SignupOptions) (*SignupResult, error) {
+// public lists they ticked are joined (double opt-in applies). The consent
+// to join records the disclosure version the page showed (0: the current
+// one) and the lists' own disclosures shown (slug → version), as a signup
+// does.
+func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string, m Meta, opt SignupOptions, version int, shown map[string]int) (*SignupResult, error) {
 	var res *SignupResult
 	err := db.write(ctx, func(tx *Tx) error {
 		s, err := getSubscriber(ctx, tx, subID)
@@ -415,7 +418,7 @@ func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string,
 			}
 		}
 		if len(join) > 0 {
-			d, err := signupDisclosure(ctx, tx.db, tx, 0)
+			d, err := signupDisclosure(ctx, tx.db, tx, version)
 			if err != nil {
 				return err
 			}
@@ -427,7 +430,7 @@ func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string,
 			if err != nil {
 				return err
 			}
-			if err := signupConsents(ctx, tx, subID, herald.ConsentPreferences, m, join, d, perList, nil); err != nil {
+			if err := signupConsents(ctx, tx, subID, herald.ConsentPreferences, m, join, d, perList, shown); err != nil {
 				return err
 			}
 			if res, err = subscribeLists(ctx, tx, subID, nil, join, sup, opt, true); err != nil {

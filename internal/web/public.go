@@ -572,12 +572,30 @@ func (s *Server) renderManage(w http.ResponseWriter, r *http.Request, subID int6
 		shown[x.List] = true
 		choices = append(choices, listChoice{Slug: x.List, Name: x.ListName, Checked: true, Pending: x.Status == herald.StatusPending})
 	}
+	var joinable []*herald.List
 	for _, l := range public {
 		if !shown[l.Slug] {
 			choices = append(choices, listChoice{Slug: l.Slug, Name: l.Name, Description: l.Description})
+			joinable = append(joinable, l)
 		}
 	}
-	data := map[string]any{"Email": sub.Email, "Lists": choices, "Action": r.URL.Path, "Message": msg, "Error": ""}
+	// Joining a list here is a consent like a signup: the reader sees the
+	// disclosures that apply (a list connected to Mailchimp names it), and
+	// the ledger records the versions shown.
+	d, err := s.DB.CurrentDisclosure(r.Context())
+	if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	listDiscs, err := s.listDisclosures(r, joinable)
+	if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	data := map[string]any{"Email": sub.Email, "Lists": choices, "Action": r.URL.Path, "Message": msg, "Error": "",
+		"Disclosure": d, "ListDisclosures": listDiscs, "Joinable": len(joinable) > 0}
 	if formErr != nil {
 		data["Error"] = herald.ErrorMessage(formErr)
 	}
@@ -605,7 +623,9 @@ func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
 	switch r.PostForm.Get("action") {
 	case "save":
 		var res *sqlstore.SignupResult
-		res, err = s.DB.ChangePreferences(ctx, t.SubscriberID, splitSlugs(r.PostForm["lists"]), s.meta(r, "manage page"), s.signupOptions())
+		version, _ := strconv.Atoi(r.PostForm.Get("disclosure_version"))
+		res, err = s.DB.ChangePreferences(ctx, t.SubscriberID, splitSlugs(r.PostForm["lists"]), s.meta(r, "manage page"), s.signupOptions(),
+			version, parseListDisclosures(r.PostForm["list_disclosure"]))
 		msg = "Your choices are saved."
 		if err == nil && res != nil && res.MailQueued {
 			msg = "Your choices are saved. We sent you an email to confirm the newsletters you joined."
