@@ -206,17 +206,11 @@ func benchSend(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		p("rss after seeding: %.1f MB\n", float64(peakRSS())/(1<<20))
 	}
 	resetPeakRSS()
-	if f := own["cpuprofile"]; f != "" {
-		out, err := os.Create(f)
-		if err != nil {
-			return err
-		}
-		defer out.Close()
-		if err := pprof.StartCPUProfile(out); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuProfile(own["cpuprofile"])
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	cpu0, _ := rusage() // mailchimp.go
 	ectx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -330,4 +324,24 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// cpuProfile starts a CPU profile written to path (none when path is
+// empty) and returns the function that ends it.
+func cpuProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

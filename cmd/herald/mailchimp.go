@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -470,21 +469,13 @@ func benchImport(ctx context.Context, args, environ []string, stdout, stderr io.
 	if isTerminal(stderr) {
 		opt.Progress = progressBar(stderr, start)
 	}
-	if p := last(flags["cpuprofile"]); p != "" {
-		pf, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
+	stopProfile, err := cpuProfile(last(flags["cpuprofile"]))
+	if err != nil {
+		return err
 	}
 	res, err := mcsync.Import(ctx, db, []string{path}, opt)
 	wall := time.Since(start)
-	if last(flags["cpuprofile"]) != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	cpu1, maxRSS := rusage()
 	pg1, sys1 := processCPU("postgres"), systemBusy()
 	close(stop)

@@ -93,6 +93,22 @@ func (s *Server) listDisclosures(r *http.Request, lists []*herald.List) ([]listD
 	return out, nil
 }
 
+// disclosuresFor returns what a form that joins lists shows: the current
+// disclosure and the lists' own. On failure it has answered the request.
+func (s *Server) disclosuresFor(w http.ResponseWriter, r *http.Request, lists []*herald.List) (*herald.Disclosure, []listDisclosure, bool) {
+	d, err := s.DB.CurrentDisclosure(r.Context())
+	var listDiscs []listDisclosure
+	if err == nil {
+		listDiscs, err = s.listDisclosures(r, lists)
+	}
+	if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return nil, nil, false
+	}
+	return d, listDiscs, true
+}
+
 // parseListDisclosures reads the "slug:version" values of the form's
 // list_disclosure fields.
 func parseListDisclosures(vals []string) map[string]int {
@@ -167,16 +183,8 @@ func (s *Server) renderSubscribe(w http.ResponseWriter, r *http.Request, code in
 		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 		return
 	}
-	d, err := s.DB.CurrentDisclosure(r.Context())
-	if err != nil {
-		s.logIfInternal(r, err)
-		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
-		return
-	}
-	listDiscs, err := s.listDisclosures(r, lists)
-	if err != nil {
-		s.logIfInternal(r, err)
-		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+	d, listDiscs, ok := s.disclosuresFor(w, r, lists)
+	if !ok {
 		return
 	}
 	checked := map[string]bool{}
@@ -582,16 +590,8 @@ func (s *Server) renderManage(w http.ResponseWriter, r *http.Request, subID int6
 	// Joining a list here is a consent like a signup: the reader sees the
 	// disclosures that apply (a list connected to Mailchimp names it), and
 	// the ledger records the versions shown.
-	d, err := s.DB.CurrentDisclosure(r.Context())
-	if err != nil {
-		s.logIfInternal(r, err)
-		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
-		return
-	}
-	listDiscs, err := s.listDisclosures(r, joinable)
-	if err != nil {
-		s.logIfInternal(r, err)
-		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+	d, listDiscs, ok := s.disclosuresFor(w, r, joinable)
+	if !ok {
 		return
 	}
 	data := map[string]any{"Email": sub.Email, "Lists": choices, "Action": r.URL.Path, "Message": msg, "Error": "",
