@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -125,10 +126,16 @@ func columnArrays(types []string, args []any) ([]any, error) {
 }
 
 // inSQL is "col IN (?, …)" with the values as arguments on SQLite, and
-// "col = ANY(?::text[])" (or int8[]) with one array on PostgreSQL.
+// "col = ANY(?::text[])" (or int8[]) with one array on PostgreSQL. Many
+// values on SQLite go as one JSON array instead ("col IN (SELECT value
+// FROM json_each(?))"): a statement of thousands of parameters costs more
+// to prepare and bind than to run, and SQLite takes at most 32766.
 func (tx *Tx) inSQL(col string, vals []any) (string, []any) {
 	if tx.db.dialect.name() != "postgres" || len(vals) == 0 {
-		return col + ` IN (` + placeholders(len(vals)) + `)`, vals
+		if len(vals) <= 500 {
+			return col + ` IN (` + placeholders(len(vals)) + `)`, vals
+		}
+		return col + ` IN (SELECT value FROM json_each(?))`, []any{jsonArray(vals)}
 	}
 	switch vals[0].(type) {
 	case int64:
@@ -144,4 +151,24 @@ func (tx *Tx) inSQL(col string, vals []any) (string, []any) {
 		}
 		return col + ` = ANY(?::text[])`, []any{a}
 	}
+}
+
+// jsonArray is vals (int64s or strings) as a JSON array.
+func jsonArray(vals []any) string {
+	b := make([]byte, 0, 16*len(vals))
+	b = append(b, '[')
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		switch v := v.(type) {
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case string:
+			b = appendJSONString(b, v)
+		default:
+			panic(fmt.Sprintf("jsonArray: %T", v))
+		}
+	}
+	return string(append(b, ']'))
 }
