@@ -9,13 +9,15 @@ import (
 )
 
 // Outcomes are written in small batches, one transaction each: at most
-// flushCount of them, and none waits longer than flushEvery. A crash
+// flushCount of them, and none waits longer than flushEvery (none at all
+// when flushGather or more are waiting: the ledger is behind). A crash
 // repeats only what is in flight and these few milliseconds of outcomes;
 // shorter waits cost more commits (on SQLite a commit costs about as much
 // as writing 50 outcomes).
 const (
-	flushCount = 500
-	flushEvery = 10 * time.Millisecond
+	flushCount  = 2000
+	flushEvery  = 10 * time.Millisecond
+	flushGather = 100
 )
 
 func (e *Engine) record() {
@@ -29,7 +31,13 @@ func (e *Engine) record() {
 			return
 		}
 		pending = append(pending[:0], r)
-		time.Sleep(flushEvery)
+		if len(e.outs) < flushGather {
+			// Little is waiting: let this batch gather. With more
+			// waiting (sending outpaces the ledger), write at once:
+			// every outcome not yet written is a message that a crash
+			// would send again.
+			time.Sleep(flushEvery)
+		}
 	drain:
 		for len(pending) < flushCount {
 			select {

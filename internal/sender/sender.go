@@ -181,7 +181,10 @@ func (e *Engine) defaults() {
 		e.group = min(maxGroup, max(1, int(e.Rate/200)))
 	}
 	e.jobs = make(chan *job, 2*e.BatchSize+e.Concurrency*e.group)
-	e.outs = make(chan result, 4096)
+	// Room for what the workers report while the ledger commits; when it
+	// is full they wait, so that outcomes not yet written (messages a
+	// crash would send again) stay few.
+	e.outs = make(chan result, 1024)
 	e.wake = make(chan struct{}, 1)
 	e.camps = map[int64]*campaignState{}
 	e.live = map[*batchState]struct{}{}
