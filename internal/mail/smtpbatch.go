@@ -44,8 +44,9 @@ const batchBytes = 256 << 10
 // and CHUNKING (RFC 2920, RFC 3030) the messages go out in rounds: every
 // message of a round as MAIL, RCPT and BDAT … LAST with its content, in
 // one write, then all their replies. No reply is waited for between
-// messages, as DATA's 354 would make us. Other servers get the messages
-// one by one, as Send sends them.
+// messages, as DATA's 354 would make us. A server with PIPELINING but not
+// CHUNKING gets them chained (see chain): one round trip per message.
+// Other servers get the messages one by one, as Send sends them.
 //
 // A refusal inside a round leaves the server's transaction state in doubt
 // for the messages after it (a MAIL still open, a BDAT refused), so a
@@ -73,7 +74,8 @@ func (t *SMTPTransport) SendBatch(ctx context.Context, envs []Envelope, errs []e
 		fail(err)
 		return
 	}
-	if !c.canBatch() {
+	bdat := c.canBatch()
+	if !bdat && !c.canChain() {
 		t.put(c)
 		<-t.slots
 		for i := range envs {
@@ -93,7 +95,13 @@ func (t *SMTPTransport) SendBatch(ctx context.Context, envs []Envelope, errs []e
 	redialled, first := false, true
 	for len(todo) > 0 {
 		stop := context.AfterFunc(ctx, func() { c.raw.Close() })
-		rest, redo := c.round(ctx, envs, infos, errs, todo)
+		var rest []int
+		var redo bool
+		if bdat {
+			rest, redo = c.round(ctx, envs, infos, errs, todo)
+		} else {
+			redo = c.chain(ctx, envs, infos, errs, todo)
+		}
 		if !stop() {
 			// The socket was closed under us: what failed on the network
 			// failed because of the context, and what is left waits.
@@ -132,6 +140,13 @@ func (t *SMTPTransport) SendBatch(ctx context.Context, envs []Envelope, errs []e
 	t.put(c)
 }
 
+// canChain reports whether the server lets SendBatch pipeline each
+// message's end of data with the next message's commands.
+func (c *smtpConn) canChain() bool {
+	_, p := c.ext["PIPELINING"]
+	return p && !c.t.noPipelining
+}
+
 // canBatch reports whether the server lets SendBatch pipeline BDAT.
 func (c *smtpConn) canBatch() bool {
 	_, p := c.ext["PIPELINING"]
@@ -161,6 +176,27 @@ func (c *smtpConn) checkOne(e *Envelope, info *msgInfo) error {
 	return nil
 }
 
+// appendEnvelope appends MAIL FROM (with SIZE, BODY and SMTPUTF8 as the
+// server takes them; size is the octets on the wire) and RCPT TO for e.
+func (c *smtpConn) appendEnvelope(w []byte, e *Envelope, info *msgInfo, size int) []byte {
+	w = append(w, "MAIL FROM:<"...)
+	w = append(w, e.From...)
+	w = append(w, '>')
+	if _, ok := c.ext["SIZE"]; ok {
+		w = append(w, " SIZE="...)
+		w = strconv.AppendInt(w, int64(size), 10)
+	}
+	if _, ok := c.ext["8BITMIME"]; ok && info.eightBit {
+		w = append(w, " BODY=8BITMIME"...)
+	}
+	if info.smtputf8 {
+		w = append(w, " SMTPUTF8"...)
+	}
+	w = append(w, "\r\nRCPT TO:<"...)
+	w = append(w, e.To...)
+	return append(w, ">\r\n"...)
+}
+
 // round sends the messages todo names, as many as batchBytes allows, and
 // reads their replies. It sets errs for the messages it settles and
 // returns the others. redo reports that the connection broke before the
@@ -171,8 +207,6 @@ func (c *smtpConn) round(ctx context.Context, envs []Envelope, infos []msgInfo, 
 	if rset {
 		w = append(w, "RSET\r\n"...)
 	}
-	_, size := c.ext["SIZE"]
-	_, eightBit := c.ext["8BITMIME"]
 	n := 0
 	for _, i := range todo {
 		if n > 0 && len(w) >= batchBytes {
@@ -183,22 +217,8 @@ func (c *smtpConn) round(ctx context.Context, envs []Envelope, infos []msgInfo, 
 		if !info.finalCRLF {
 			body += 2
 		}
-		w = append(w, "MAIL FROM:<"...)
-		w = append(w, e.From...)
-		w = append(w, '>')
-		if size {
-			w = append(w, " SIZE="...)
-			w = strconv.AppendInt(w, int64(body), 10)
-		}
-		if eightBit && info.eightBit {
-			w = append(w, " BODY=8BITMIME"...)
-		}
-		if info.smtputf8 {
-			w = append(w, " SMTPUTF8"...)
-		}
-		w = append(w, "\r\nRCPT TO:<"...)
-		w = append(w, e.To...)
-		w = append(w, ">\r\nBDAT "...)
+		w = c.appendEnvelope(w, e, info, body)
+		w = append(w, "BDAT "...)
 		w = strconv.AppendInt(w, int64(body), 10)
 		w = append(w, " LAST\r\n"...)
 		w = append(w, e.Msg...)

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,11 +36,13 @@ func TestSMTPSendBatch(t *testing.T) {
 		{"starttls", serverOpts{startTLS: true}, true},
 		{"implicit tls", serverOpts{implicitTLS: true}, true},
 		{"without chunking", serverOpts{}, false},
+		{"without pipelining", serverOpts{}, false},
 	} {
 		t.Run(o.name, func(t *testing.T) {
 			be := &testBackend{}
 			tr := NewSMTP(startServer(t, be, o.opts))
 			tr.noChunking = !o.chunk
+			tr.noPipelining = o.name == "without pipelining"
 			defer tr.Close()
 			// Enough messages for several rounds (batchBytes), with lines
 			// that DATA would dot-stuff and BDAT must leave alone.
@@ -79,6 +83,12 @@ func TestSMTPSendBatchRefusals(t *testing.T) {
 		"r6@example.org":  {Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Content refused"},
 		"r19@example.org": {Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try later"},
 	}
+	for _, chunking := range []bool{true, false} {
+		t.Run(fmt.Sprintf("chunking=%v", chunking), func(t *testing.T) { testSendBatchRefusals(t, chunking, refuse, dataErr) })
+	}
+}
+
+func testSendBatchRefusals(t *testing.T, chunking bool, refuse, dataErr map[string]*smtp.SMTPError) {
 	be := &testBackend{rcptErr: func(to string) error {
 		if e := refuse[to]; e != nil {
 			return e
@@ -92,6 +102,7 @@ func TestSMTPSendBatchRefusals(t *testing.T) {
 		return nil
 	}
 	tr := NewSMTP(startServer(t, be, serverOpts{}))
+	tr.noChunking = !chunking
 	defer tr.Close()
 	msgs := testMessages(t, 20)
 	envs := envelopes(msgs)
@@ -137,6 +148,12 @@ func TestSMTPSendBatchRefusals(t *testing.T) {
 // middle of a round. What was reported sent arrived; the rest is a
 // temporary failure, never reported sent.
 func TestSMTPSendBatchConnectionLost(t *testing.T) {
+	for _, chunking := range []bool{true, false} {
+		t.Run(fmt.Sprintf("chunking=%v", chunking), func(t *testing.T) { testSendBatchConnectionLost(t, chunking) })
+	}
+}
+
+func testSendBatchConnectionLost(t *testing.T, chunking bool) {
 	be := &testBackend{}
 	be.dataErr = func(to []string) error {
 		if to[0] == "r5@example.org" {
@@ -146,6 +163,7 @@ func TestSMTPSendBatchConnectionLost(t *testing.T) {
 		return nil
 	}
 	tr := NewSMTP(startServer(t, be, serverOpts{}))
+	tr.noChunking = !chunking
 	defer tr.Close()
 	msgs := testMessages(t, 12)
 	envs := envelopes(msgs)
@@ -184,9 +202,18 @@ func TestSMTPSendBatchConnectionLost(t *testing.T) {
 // TestSMTPSendBatchRedial: a pooled connection that the server closed
 // while idle is replaced without failing anything.
 func TestSMTPSendBatchRedial(t *testing.T) {
-	be := &testBackend{}
-	tr := NewSMTP(startServer(t, be, serverOpts{}))
-	defer tr.Close()
+	for _, chunking := range []bool{true, false} {
+		t.Run(fmt.Sprintf("chunking=%v", chunking), func(t *testing.T) {
+			be := &testBackend{}
+			tr := NewSMTP(startServer(t, be, serverOpts{}))
+			tr.noChunking = !chunking
+			defer tr.Close()
+			testSendBatchRedial(t, be, tr)
+		})
+	}
+}
+
+func testSendBatchRedial(t *testing.T, be *testBackend, tr *SMTPTransport) {
 	msgs := testMessages(t, 6)
 	envs := envelopes(msgs)
 	errs := make([]error, len(envs))
@@ -204,9 +231,18 @@ func TestSMTPSendBatchRedial(t *testing.T) {
 // TestSMTPSendBatchRefusesBadInput: what Send refuses before the wire,
 // SendBatch refuses per message, and sends the rest.
 func TestSMTPSendBatchRefusesBadInput(t *testing.T) {
-	be := &testBackend{}
-	tr := NewSMTP(startServer(t, be, serverOpts{}))
-	defer tr.Close()
+	for _, chunking := range []bool{true, false} {
+		t.Run(fmt.Sprintf("chunking=%v", chunking), func(t *testing.T) {
+			be := &testBackend{}
+			tr := NewSMTP(startServer(t, be, serverOpts{}))
+			tr.noChunking = !chunking
+			defer tr.Close()
+			testSendBatchRefusesBadInput(t, be, tr)
+		})
+	}
+}
+
+func testSendBatchRefusesBadInput(t *testing.T, be *testBackend, tr *SMTPTransport) {
 	good := testMessages(t, 1)[0]
 	envs := []Envelope{
 		{From: "b@example.com", To: "ok1@example.org", Msg: good},
@@ -235,13 +271,15 @@ func TestSMTPSendBatchRefusesBadInput(t *testing.T) {
 // not panic or hang, and must never report more messages sent than the
 // server sent 250 lines.
 func FuzzSMTPBatchReplies(f *testing.F) {
-	f.Add([]byte("250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n"))
-	f.Add([]byte("250 ok\r\n550 5.1.1 no\r\n502 5.5.1 no rcpt\r\n250 ok\r\n250 ok\r\n250 ok\r\n"))
-	f.Add([]byte("250-a\r\n250 b\r\n421 bye\r\n"))
-	f.Add([]byte("250 ok\r\n25"))
-	f.Add([]byte("\xff\r\n250 ok\r\n"))
-	f.Add([]byte("250 ok\r\n251 fwd\r\n250 ok\r\n451 4.3.0 later\r\n"))
-	f.Fuzz(func(t *testing.T, replies []byte) {
+	f.Add([]byte("250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n"), true)
+	f.Add([]byte("250 ok\r\n550 5.1.1 no\r\n502 5.5.1 no rcpt\r\n250 ok\r\n250 ok\r\n250 ok\r\n"), true)
+	f.Add([]byte("250-a\r\n250 b\r\n421 bye\r\n"), true)
+	f.Add([]byte("250 ok\r\n25"), true)
+	f.Add([]byte("\xff\r\n250 ok\r\n"), true)
+	f.Add([]byte("250 ok\r\n251 fwd\r\n250 ok\r\n451 4.3.0 later\r\n"), true)
+	f.Add([]byte("250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n"), false)
+	f.Add([]byte("250 ok\r\n550 no\r\n354 go\r\n"), false)
+	f.Fuzz(func(t *testing.T, replies []byte, chunking bool) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -258,7 +296,11 @@ func FuzzSMTPBatchReplies(f *testing.F) {
 			if _, err := br.ReadString('\n'); err != nil {
 				return
 			}
-			c.Write([]byte("250-fuzz\r\n250-PIPELINING\r\n250 CHUNKING\r\n"))
+			if chunking {
+				c.Write([]byte("250-fuzz\r\n250-PIPELINING\r\n250 CHUNKING\r\n"))
+			} else {
+				c.Write([]byte("250-fuzz\r\n250 PIPELINING\r\n"))
+			}
 			go io.Copy(io.Discard, br)
 			c.Write(replies)
 		}()
@@ -283,4 +325,53 @@ func FuzzSMTPBatchReplies(f *testing.F) {
 			t.Fatalf("%d messages reported sent on %d 250 replies", sent, oks)
 		}
 	})
+}
+
+// BenchmarkSMTPSendBatch sends groups of 32 messages over 10 connections
+// to an in-process go-smtp server (both sides' CPU counts): with BDAT, by
+// chained DATA (a server without CHUNKING), and one by one (without
+// PIPELINING).
+func BenchmarkSMTPSendBatch(b *testing.B) {
+	for _, mode := range []string{"bdat", "chain", "single"} {
+		b.Run(mode, func(b *testing.B) {
+			be := &testBackend{discard: true}
+			tr := NewSMTP(startServer(b, be, serverOpts{}))
+			tr.noChunking = mode != "bdat"
+			tr.noPipelining = mode == "single"
+			defer tr.Close()
+			m := benchMessage()
+			msg, err := m.Bytes()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var next atomic.Int64
+			b.SetParallelism((tr.cfg.PoolSize + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				envs := make([]Envelope, 0, 32)
+				errs := make([]error, 32)
+				flush := func() {
+					tr.SendBatch(context.Background(), envs, errs)
+					for _, err := range errs[:len(envs)] {
+						if err != nil {
+							b.Error(err)
+						}
+					}
+					envs = envs[:0]
+				}
+				for pb.Next() {
+					envs = append(envs, Envelope{From: "b@example.com", To: "r" + strconv.FormatInt(next.Add(1), 10) + "@example.org", Msg: msg})
+					if len(envs) == cap(envs) {
+						flush()
+					}
+				}
+				if len(envs) > 0 {
+					flush()
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
 }
