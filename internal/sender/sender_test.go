@@ -327,3 +327,30 @@ func TestEngineScheduled(t *testing.T) {
 		}
 	})
 }
+
+// TestEngineSkipsReadersWhoLeaveAfterTheClaim: at a low rate recipients
+// wait in memory after their claim; one who unsubscribes meanwhile is
+// recorded as skipped and gets nothing.
+func TestEngineSkipsReadersWhoLeaveAfterTheClaim(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newFixture(t, db, 12, func(e *sender.Engine) { e.Rate = 4 })
+		f.start(t)
+		f.run(t)
+		apptest.Eventually(t, "the first message", func() bool { return len(f.smtp.Messages()) >= 1 })
+		// All twelve are claimed by now; the last goes out after ~3 s.
+		if _, err := db.Unsubscribe(context.Background(), 12, nil, sqlstore.Meta{Actor: herald.ActorReader}); err != nil {
+			t.Fatal(err)
+		}
+		c := f.waitStatus(t, herald.CampaignFinished, 30*time.Second)
+		if c.Stats.Sent != 11 || c.Stats.Skipped != 1 {
+			t.Errorf("stats %+v, want 11 sent and 1 skipped", c.Stats)
+		}
+		if n := len(f.smtp.To("reader-0000012@bench.example.com")); n != 0 {
+			t.Errorf("the reader who left got %d messages", n)
+		}
+		ds, err := db.Deliveries(context.Background(), f.c.ID, sqlstore.DeliveryFilter{Status: herald.DeliverySkipped})
+		if err != nil || len(ds) != 1 || ds[0].SubscriberID != 12 || ds[0].LastReply != "unsubscribed" {
+			t.Errorf("skipped in the ledger: %+v %v", ds, err)
+		}
+	})
+}

@@ -214,6 +214,35 @@ func batchRecipients(ctx context.Context, tx *Tx, b *Batch, listIDs []int64) err
 	return err
 }
 
+// RecipientStanding reads again, for recipients of a campaign already
+// claimed, whether they may still be sent it (listIDs as for
+// BatchRecipients). It returns the reason ("unsubscribed", "suppressed",
+// "erased") for those who may not; the others are absent.
+func (db *DB) RecipientStanding(ctx context.Context, campaignID int64, listIDs []int64, ids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	err := db.read(ctx, func(tx *Tx) error {
+		clear(out)
+		q, args := tx.recipientQuery(listIDs)
+		vals := make([]any, len(ids))
+		for i, id := range ids {
+			vals[i] = id
+		}
+		in, inArgs := tx.inSQL("d.subscriber_id", vals)
+		rows, err := tx.query(ctx, q+`WHERE d.campaign_id = ? AND `+in, append(append(args, campaignID), inArgs...)...)
+		if err != nil {
+			return err
+		}
+		rs, err := scanRecipients(rows, nil)
+		for _, r := range rs {
+			if r.Skip != "" {
+				out[r.SubscriberID] = r.Skip
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
 // ClaimRetries leases up to n recipients of a running campaign whose retry
 // is due (or whose retry claim ran out), until now+lease, and returns them
 // (listIDs as for BatchRecipients).
