@@ -69,6 +69,25 @@ func TestSMTPSendBatch(t *testing.T) {
 	}
 }
 
+// batchOnce sends n test messages to be in one SendBatch and returns what
+// it reported, how many times each recipient received a message, and how
+// many connections the server saw. The transport stays open for the test.
+func batchOnce(t *testing.T, be *testBackend, chunking bool, n int) (*SMTPTransport, []Envelope, []error, map[string]int, int) {
+	t.Helper()
+	tr := NewSMTP(startServer(t, be, serverOpts{}))
+	tr.noChunking = !chunking
+	t.Cleanup(func() { tr.Close() })
+	envs := envelopes(testMessages(t, n))
+	errs := make([]error, len(envs))
+	tr.SendBatch(context.Background(), envs, errs)
+	got, conns, _ := be.stats()
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[r.to[0]]++
+	}
+	return tr, envs, errs, seen, conns
+}
+
 // TestSMTPSendBatchRefusals: refusals in the middle of a round settle
 // exactly the refused messages; the others arrive once, on one
 // connection.
@@ -101,18 +120,7 @@ func testSendBatchRefusals(t *testing.T, chunking bool, refuse, dataErr map[stri
 		}
 		return nil
 	}
-	tr := NewSMTP(startServer(t, be, serverOpts{}))
-	tr.noChunking = !chunking
-	defer tr.Close()
-	msgs := testMessages(t, 20)
-	envs := envelopes(msgs)
-	errs := make([]error, len(envs))
-	tr.SendBatch(context.Background(), envs, errs)
-	got, conns, _ := be.stats()
-	seen := map[string]int{}
-	for _, r := range got {
-		seen[r.to[0]]++
-	}
+	tr, envs, errs, seen, conns := batchOnce(t, be, chunking, 20)
 	for i, e := range envs {
 		want := refuse[e.To]
 		cmd := "RCPT"
@@ -162,18 +170,7 @@ func testSendBatchConnectionLost(t *testing.T, chunking bool) {
 		}
 		return nil
 	}
-	tr := NewSMTP(startServer(t, be, serverOpts{}))
-	tr.noChunking = !chunking
-	defer tr.Close()
-	msgs := testMessages(t, 12)
-	envs := envelopes(msgs)
-	errs := make([]error, len(envs))
-	tr.SendBatch(context.Background(), envs, errs)
-	got, _, _ := be.stats()
-	seen := map[string]int{}
-	for _, r := range got {
-		seen[r.to[0]]++
-	}
+	tr, envs, errs, seen, _ := batchOnce(t, be, chunking, 12)
 	for i, e := range envs {
 		switch {
 		case i < 5:
@@ -201,14 +198,18 @@ func testSendBatchConnectionLost(t *testing.T, chunking bool) {
 
 // TestSMTPSendBatchRedial: a pooled connection that the server closed
 // while idle is replaced without failing anything.
-func TestSMTPSendBatchRedial(t *testing.T) {
+func TestSMTPSendBatchRedial(t *testing.T) { bothModes(t, testSendBatchRedial) }
+
+// bothModes runs test against a fresh server and transport, with BDAT and
+// with chained DATA.
+func bothModes(t *testing.T, test func(*testing.T, *testBackend, *SMTPTransport)) {
 	for _, chunking := range []bool{true, false} {
 		t.Run(fmt.Sprintf("chunking=%v", chunking), func(t *testing.T) {
 			be := &testBackend{}
 			tr := NewSMTP(startServer(t, be, serverOpts{}))
 			tr.noChunking = !chunking
 			defer tr.Close()
-			testSendBatchRedial(t, be, tr)
+			test(t, be, tr)
 		})
 	}
 }
@@ -230,17 +231,7 @@ func testSendBatchRedial(t *testing.T, be *testBackend, tr *SMTPTransport) {
 
 // TestSMTPSendBatchRefusesBadInput: what Send refuses before the wire,
 // SendBatch refuses per message, and sends the rest.
-func TestSMTPSendBatchRefusesBadInput(t *testing.T) {
-	for _, chunking := range []bool{true, false} {
-		t.Run(fmt.Sprintf("chunking=%v", chunking), func(t *testing.T) {
-			be := &testBackend{}
-			tr := NewSMTP(startServer(t, be, serverOpts{}))
-			tr.noChunking = !chunking
-			defer tr.Close()
-			testSendBatchRefusesBadInput(t, be, tr)
-		})
-	}
-}
+func TestSMTPSendBatchRefusesBadInput(t *testing.T) { bothModes(t, testSendBatchRefusesBadInput) }
 
 func testSendBatchRefusesBadInput(t *testing.T, be *testBackend, tr *SMTPTransport) {
 	good := testMessages(t, 1)[0]
