@@ -223,11 +223,7 @@ func (db *DB) RecipientStanding(ctx context.Context, campaignID int64, listIDs [
 	err := db.read(ctx, func(tx *Tx) error {
 		clear(out)
 		q, args := tx.recipientQuery(listIDs)
-		vals := make([]any, len(ids))
-		for i, id := range ids {
-			vals[i] = id
-		}
-		in, inArgs := tx.inSQL("d.subscriber_id", vals)
+		in, inArgs := tx.inSQL("d.subscriber_id", anyIDs(ids))
 		rows, err := tx.query(ctx, q+`WHERE d.campaign_id = ? AND `+in, append(append(args, campaignID), inArgs...)...)
 		if err != nil {
 			return err
@@ -260,22 +256,13 @@ func (db *DB) ClaimRetries(ctx context.Context, campaignID int64, listIDs []int6
 		if err != nil {
 			return err
 		}
-		var ids []any
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(ids) == 0 {
+		ids, err := scanIDs(rows)
+		if err != nil || len(ids) == 0 {
 			return err
 		}
 		q, args := tx.recipientQuery(listIDs)
 		rows, err = tx.query(ctx, q+`WHERE d.campaign_id = ? AND d.subscriber_id IN (`+placeholders(len(ids))+`)
-			ORDER BY d.subscriber_id`, append(append(args, campaignID), ids...)...)
+			ORDER BY d.subscriber_id`, append(append(args, campaignID), anyIDs(ids)...)...)
 		if err != nil {
 			return err
 		}
@@ -776,4 +763,27 @@ func (m *MessageIDs) Parse(id string) (campaignID, subscriberID int64, ok bool) 
 		return 0, 0, false
 	}
 	return int64(c), int64(s), true
+}
+
+// scanIDs reads a one-column result of ids, and closes it.
+func scanIDs(rows *sql.Rows) ([]int64, error) {
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// anyIDs is ids as statement arguments.
+func anyIDs(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }

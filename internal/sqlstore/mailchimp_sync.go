@@ -513,17 +513,8 @@ func (db *DB) MailchimpSyncPage(ctx context.Context, listID, after int64, n int)
 		if err != nil {
 			return err
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		ids, err := scanIDs(rows)
+		if err != nil {
 			return err
 		}
 		metas, err := memberMeta(ctx, tx, ids, listID, slug)
