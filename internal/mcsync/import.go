@@ -197,11 +197,11 @@ func Import(ctx context.Context, db *sqlstore.DB, paths []string, opt ImportOpti
 		total += s.size
 	}
 
-	restore, err := db.ImportCache(ctx, 96)
+	im, err := db.BeginImport(ctx, 96)
 	if err != nil {
 		return nil, err
 	}
-	defer restore()
+	defer im.End()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// SQLite has one writer. PostgreSQL takes batches on several
@@ -229,7 +229,7 @@ func Import(ctx context.Context, db *sqlstore.DB, paths []string, opt ImportOpti
 			}
 		}()
 		defer close(notices)
-		readErr <- readSources(ctx, srcs, main.ID, groups, db.ImportBatchRows(), &readBytes, &readRows, sends, notices)
+		readErr <- readSources(ctx, srcs, main.ID, groups, db.ImportBatchRows(), db.PrepareImport, &readBytes, &readRows, sends, notices)
 	}()
 
 	var collected []sqlstore.ImportNotice
@@ -255,7 +255,7 @@ func Import(ctx context.Context, db *sqlstore.DB, paths []string, opt ImportOpti
 				if failed {
 					continue // drain so the reader can finish
 				}
-				counts, ns, err := db.ImportBatch(ctx, lists, b.rows)
+				counts, ns, err := im.Batch(ctx, lists, b.rows)
 				mu.Lock()
 				if err != nil {
 					if werr == nil {
@@ -312,7 +312,7 @@ func fileOrder(files []string, f string) int {
 	return len(files)
 }
 
-func readSources(ctx context.Context, srcs []source, mainList int64, groups []groupTarget, batchRows int, readBytes, readRows *atomic.Int64, outs []chan<- batchOut, notices chan<- sqlstore.ImportNotice) error {
+func readSources(ctx context.Context, srcs []source, mainList int64, groups []groupTarget, batchRows int, prepare func([]sqlstore.ImportRow) []sqlstore.ImportRow, readBytes, readRows *atomic.Int64, outs []chan<- batchOut, notices chan<- sqlstore.ImportNotice) error {
 	type shard struct {
 		batch   []sqlstore.ImportRow
 		inBatch map[string]bool
@@ -327,7 +327,7 @@ func readSources(ctx context.Context, srcs []source, mainList int64, groups []gr
 			return nil
 		}
 		select {
-		case outs[i] <- batchOut{rows: sh.batch}:
+		case outs[i] <- batchOut{rows: prepare(sh.batch)}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -13,11 +13,13 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -57,7 +59,64 @@ type ImportRow struct {
 	ChangedAt  time.Time // LAST_CHANGED
 	StatusAt   time.Time // UNSUB_TIME or CLEAN_TIME
 	StatusNote string    // e.g. "unsubscribed at Mailchimp (reason: …)"
+
+	prep importPrep // what PrepareImport computed ahead of the writer
 }
+
+// importPrep is the part of writing a row that does not depend on what
+// the database holds: bound values and the texts of consent events.
+type importPrep struct {
+	ok                       bool
+	optinAt, confirmAt       any // bound times (nil: none)
+	statusAt, firstAt        any // firstAt: the confirmation's time, else the opt-in's
+	optinIP, confirmIP       string
+	optinDetail, confirmDet  string
+	statusDetail, provenance string
+}
+
+// PrepareImport readies rows for ImportBatch, off the writer's path: it
+// returns them in address order (the unique index on addresses is then
+// walked once per batch instead of jumped about; real exports are in no
+// useful order), with the values and texts the writer binds computed.
+// ImportBatch prepares rows that were not.
+func (db *DB) PrepareImport(rows []ImportRow) []ImportRow {
+	rows = sortedByKey(rows)
+	for i := range rows {
+		r := &rows[i]
+		p := &r.prep
+		p.ok = true
+		p.provenance = " (imported from " + r.File + " line " + strconv.Itoa(r.Line) + ")"
+		p.optinAt, p.confirmAt, p.statusAt = db.timeValue(r.OptinAt), db.timeValue(r.ConfirmAt), db.timeValue(r.StatusAt)
+		p.firstAt = p.confirmAt
+		if p.firstAt == nil {
+			p.firstAt = p.optinAt
+		}
+		p.optinIP, p.confirmIP = clip(r.OptinIP, 64), clip(r.ConfirmIP, 64)
+		p.optinDetail = clip(importOptinDetail+p.provenance, 1000)
+		p.confirmDet = clip(importConfirmDetail+p.provenance, 1000)
+		note := r.StatusNote
+		if note == "" {
+			note = "unsubscribed at Mailchimp"
+		}
+		p.statusDetail = clip(note+p.provenance, 1000)
+	}
+	return rows
+}
+
+// timeValue is t as bound in a statement, nil for the zero time: see
+// Tx.timeArg.
+func (db *DB) timeValue(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	if db.dialect.name() == "sqlite" {
+		return t.UTC().Format(sqliteTimeLayout)
+	}
+	return t
+}
+
+// sqliteTimeLayout is how SQLite's driver writes the times it binds.
+const sqliteTimeLayout = "2006-01-02 15:04:05.999999999-07:00"
 
 // ImportCounts sums up an import.
 type ImportCounts struct {
@@ -128,7 +187,8 @@ type importSubState struct {
 
 // ImportBatch applies rows in one transaction. Addresses must be unique
 // within a batch (a later row for the same address goes in a later batch).
-// lists are the lists rows may name.
+// lists are the lists rows may name. rows are either all prepared by
+// PrepareImport or none.
 func (db *DB) ImportBatch(ctx context.Context, lists []*herald.List, rows []ImportRow) (ImportCounts, []ImportNotice, error) {
 	var counts ImportCounts
 	var notices []ImportNotice
@@ -136,9 +196,9 @@ func (db *DB) ImportBatch(ctx context.Context, lists []*herald.List, rows []Impo
 	for _, l := range lists {
 		slugs[l.ID] = l.Slug
 	}
-	// In address order, the unique index on addresses is walked once per
-	// batch instead of jumped about (real exports are in no useful order).
-	rows = sortedByKey(rows)
+	if len(rows) > 0 && !rows[0].prep.ok {
+		rows = db.PrepareImport(rows)
+	}
 	var copyFn copyFunc
 	run := db.write
 	if db.dialect.name() == "postgres" {
@@ -175,6 +235,10 @@ func (db *DB) ImportBatch(ctx context.Context, lists []*herald.List, rows []Impo
 		if err := b.loadExisting(ctx); err != nil {
 			return err
 		}
+		b.rowIDs = make([]int64, len(b.rows))
+		for i := range b.rows {
+			b.rowIDs[i] = b.ids[b.rows[i].Key]
+		}
 		b.plan()
 		if err := b.apply(ctx); err != nil {
 			return err
@@ -207,6 +271,7 @@ type importBatch struct {
 	rows    []ImportRow
 	subs    map[string]*importSub              // existing subscribers, by key
 	ids     map[string]int64                   // every subscriber of the batch, by key
+	rowIDs  []int64                            // the subscriber of each row (0: none)
 	isNew   map[string]bool                    // subscribers this batch created
 	state   map[int64]map[int64]importSubState // subscriber → list → state
 	supp    map[string]bool                    // suppressed addresses, by key
@@ -232,7 +297,7 @@ type subWrite struct {
 
 type eventWrite struct {
 	row    int
-	at     time.Time
+	at     any // bound time
 	actor  string
 	ip     string
 	lists  string
@@ -394,7 +459,7 @@ func rowTime(r *ImportRow) time.Time {
 }
 
 func (b *importBatch) plan() {
-	now := b.tx.now
+	nowArg := b.tx.timeArg(b.tx.now)
 	for i := range b.rows {
 		r := &b.rows[i]
 		b.counts.Rows++
@@ -426,12 +491,18 @@ func (b *importBatch) plan() {
 					b.notice(r, "%s unsubscribed from %s in Herald after the export's time: left unsubscribed", r.Email, b.slugs[lid])
 					continue
 				}
-				w.confirmedAt = firstTime(r.ConfirmAt, r.OptinAt, now)
+				w.confirmedAt = r.prep.firstAt
+				if w.confirmedAt == nil {
+					w.confirmedAt = nowArg
+				}
 			default:
 				if has && cur.status == herald.StatusUnsubscribed {
 					continue
 				}
-				w.unsubAt = firstTime(r.StatusAt, now)
+				w.unsubAt = r.prep.statusAt
+				if w.unsubAt == nil {
+					w.unsubAt = nowArg
+				}
 			}
 			writes = append(writes, w)
 			changedSlugs = append(changedSlugs, b.slugs[lid])
@@ -497,43 +568,31 @@ func anyTrue(bs []bool) bool {
 	return false
 }
 
-func firstTime(ts ...time.Time) time.Time {
-	for _, t := range ts {
-		if !t.IsZero() {
-			return t
-		}
-	}
-	return time.Time{}
-}
-
 // planEvents adds the consent events of a row whose subscriptions changed:
 // the original opt-in and confirmation with their times and IPs (for a
 // new subscription, or one that becomes confirmed), and the unsubscribe or
 // cleaning.
 func (b *importBatch) planEvents(i int, r *ImportRow, lists string, newSub bool) {
-	from := "imported from " + r.File + " line " + strconv.Itoa(r.Line)
+	p := &r.prep
 	history := r.Status == herald.StatusConfirmed || newSub
 	if history {
-		if !r.OptinAt.IsZero() {
-			b.events = append(b.events, eventWrite{row: i, at: r.OptinAt, actor: herald.ActorMailchimp, ip: r.OptinIP, lists: lists,
-				detail: importOptinDetail + " (" + from + ")"})
+		if p.optinAt != nil {
+			b.events = append(b.events, eventWrite{row: i, at: p.optinAt, actor: herald.ActorMailchimp, ip: p.optinIP, lists: lists, detail: p.optinDetail})
 		}
-		if !r.ConfirmAt.IsZero() {
-			b.events = append(b.events, eventWrite{row: i, at: r.ConfirmAt, actor: herald.ActorMailchimp, ip: r.ConfirmIP, lists: lists,
-				detail: importConfirmDetail + " (" + from + ")"})
+		if p.confirmAt != nil {
+			b.events = append(b.events, eventWrite{row: i, at: p.confirmAt, actor: herald.ActorMailchimp, ip: p.confirmIP, lists: lists, detail: p.confirmDet})
 		}
-		if r.Status == herald.StatusConfirmed && r.OptinAt.IsZero() && r.ConfirmAt.IsZero() {
-			b.events = append(b.events, eventWrite{row: i, at: b.tx.now, actor: herald.ActorOperator, lists: lists,
-				detail: "subscribed at Mailchimp, without opt-in time in the export (" + from + ")"})
+		if r.Status == herald.StatusConfirmed && p.firstAt == nil {
+			b.events = append(b.events, eventWrite{row: i, at: b.tx.timeArg(b.tx.now), actor: herald.ActorOperator, lists: lists,
+				detail: clip("subscribed at Mailchimp, without opt-in time in the export"+p.provenance, 1000)})
 		}
 	}
 	if r.Status != herald.StatusConfirmed {
-		note := r.StatusNote
-		if note == "" {
-			note = "unsubscribed at Mailchimp"
+		at := p.statusAt
+		if at == nil {
+			at = b.tx.timeArg(b.tx.now)
 		}
-		b.events = append(b.events, eventWrite{row: i, at: firstTime(r.StatusAt, b.tx.now), actor: herald.ActorMailchimp, lists: lists,
-			detail: note + " (" + from + ")"})
+		b.events = append(b.events, eventWrite{row: i, at: at, actor: herald.ActorMailchimp, lists: lists, detail: p.statusDetail})
 	}
 }
 
@@ -614,7 +673,7 @@ func mergeAttrs(cur string, add map[string]string) string {
 // the driver's own layout.
 func (tx *Tx) timeArg(t time.Time) any {
 	if tx.db.dialect.name() == "sqlite" {
-		return t.UTC().Format("2006-01-02 15:04:05.999999999-07:00")
+		return t.UTC().Format(sqliteTimeLayout)
 	}
 	return t
 }
@@ -622,7 +681,7 @@ func (tx *Tx) timeArg(t time.Time) any {
 func (b *importBatch) apply(ctx context.Context) error {
 	tx := b.tx
 	now := tx.timeArg(tx.now)
-	ids := b.ids
+	ids := b.rowIDs
 	if len(b.upserts) > 0 {
 		args := make([]any, 0, len(b.upserts)*6)
 		for j, i := range b.upserts {
@@ -652,12 +711,11 @@ func (b *importBatch) apply(ctx context.Context) error {
 		var fresh [][]any
 		subWrites = nil
 		for _, w := range b.subWrites {
-			key := b.rows[w.row].Key
-			if !b.isNew[key] {
+			if !b.isNew[b.rows[w.row].Key] {
 				subWrites = append(subWrites, w)
 				continue
 			}
-			fresh = append(fresh, []any{ids[key], w.list, w.status, tx.now, tx.now, w.confirmedAt, w.unsubAt})
+			fresh = append(fresh, []any{ids[w.row], w.list, w.status, tx.now, tx.now, w.confirmedAt, w.unsubAt})
 		}
 		if err := b.copy(ctx, "subscriptions", []string{"subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at", "unsubscribed_at"}, fresh); err != nil {
 			return err
@@ -666,14 +724,7 @@ func (b *importBatch) apply(ctx context.Context) error {
 	if len(subWrites) > 0 {
 		args := make([]any, 0, len(subWrites)*7)
 		for _, w := range subWrites {
-			conf, unsub := w.confirmedAt, w.unsubAt
-			if t, ok := conf.(time.Time); ok {
-				conf = tx.timeArg(t)
-			}
-			if t, ok := unsub.(time.Time); ok {
-				unsub = tx.timeArg(t)
-			}
-			args = append(args, ids[b.rows[w.row].Key], w.list, w.status, now, now, conf, unsub)
+			args = append(args, ids[w.row], w.list, w.status, now, now, w.confirmedAt, w.unsubAt)
 		}
 		if err := execValues(ctx, tx, `INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at)`,
 			` ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
@@ -687,7 +738,7 @@ func (b *importBatch) apply(ctx context.Context) error {
 		// The ledger is only appended to: COPY.
 		events := make([][]any, len(b.events))
 		for i, e := range b.events {
-			events[i] = []any{ids[b.rows[e.row].Key], herald.ConsentImport, e.actor, e.at, clip(e.ip, 64), e.lists, clip(e.detail, 1000)}
+			events[i] = []any{ids[e.row], herald.ConsentImport, e.actor, e.at, e.ip, e.lists, e.detail}
 		}
 		if err := b.copy(ctx, "consent_events", []string{"subscriber_id", "kind", "actor", "created_at", "ip", "lists", "detail"}, events); err != nil {
 			return err
@@ -695,7 +746,7 @@ func (b *importBatch) apply(ctx context.Context) error {
 	} else if len(b.events) > 0 {
 		args := make([]any, 0, len(b.events)*7)
 		for _, e := range b.events {
-			args = append(args, ids[b.rows[e.row].Key], herald.ConsentImport, e.actor, tx.timeArg(e.at), clip(e.ip, 64), e.lists, clip(e.detail, 1000))
+			args = append(args, ids[e.row], herald.ConsentImport, e.actor, e.at, e.ip, e.lists, e.detail)
 		}
 		if err := execValues(ctx, tx, `INSERT INTO consent_events (subscriber_id, kind, actor, created_at, ip, lists, detail)`, ``,
 			[]string{"int8", "text", "text", "timestamptz", "text", "text", "text"}, args); err != nil {
@@ -798,29 +849,49 @@ func queryValues(ctx context.Context, tx *Tx, head, tail string, types []string,
 	return nil
 }
 
-// ImportCache tunes SQLite's writer connection for the length of an
-// import and returns the function that restores it. A no-op on
-// PostgreSQL, whose cache is the server's.
+// Importer applies the batches of one import (ImportBatch), with SQLite's
+// writer tuned for the length of it; End restores the writer. On
+// PostgreSQL, whose cache and checkpoints are the server's, it only runs
+// the batches.
 //
+// On SQLite, while importing:
 //   - cache_size: a page cache of mb megabytes (a million subscribers make
 //     indexes of hundreds of megabytes, inserted into in no particular
 //     order);
-//   - temp_store=MEMORY: the statement journal of a multi-row
-//     INSERT … ON CONFLICT (the pages it would roll back) stays in memory
-//     instead of a temporary file written page by page;
-//   - wal_autocheckpoint: the WAL is copied back into the database every
-//     few hundred megabytes instead of every 4 MB, so an index page that
-//     every batch changes is copied once per checkpoint, not once per
-//     batch. The WAL is truncated when the import ends.
+//   - checkpoints (copying the WAL back into the database) leave the
+//     writer: after each batch a connection of the reader pool copies the
+//     frames just committed, on another core, while the writer goes on
+//     with the next batch. Every importSyncEvery batches the writer waits
+//     for that copy to finish and copies the rest, so that its next batch
+//     starts the WAL over at its beginning, overwriting the file instead of
+//     growing it (writing past the end of a file costs the writer about
+//     twice as much). Without this, the writer itself copied each
+//     checkpoint, a tenth of its time.
 //
-// None of them changes durability: a commit is as safe as before.
-func (db *DB) ImportCache(ctx context.Context, mb int) (restore func(), err error) {
+// None of it changes durability: a commit is as safe as before.
+type Importer struct {
+	db      *DB
+	batches int
+	ck      *sql.Conn     // the checkpointing connection (SQLite)
+	ckMu    sync.Mutex    // held while a checkpoint runs
+	kick    chan struct{} // asks for a checkpoint in the background
+	done    chan struct{} // closed when the checkpointer has stopped
+	restore func()
+}
+
+// importSyncEvery is how many batches an import commits between
+// checkpoints the writer waits for (see Importer).
+const importSyncEvery = 4
+
+// BeginImport starts an import: see Importer. End must be called.
+func (db *DB) BeginImport(ctx context.Context, mb int) (*Importer, error) {
+	im := &Importer{db: db, restore: func() {}}
 	if db.dialect.name() != "sqlite" {
-		return func() {}, nil
+		return im, nil
 	}
 	pragmas := []struct{ name, val string }{
 		{"cache_size", strconv.Itoa(-mb * 1024)},
-		{"wal_autocheckpoint", strconv.Itoa(importCheckpointPages)},
+		{"wal_autocheckpoint", "0"},
 	}
 	old := make([]string, len(pragmas))
 	for i, p := range pragmas {
@@ -840,17 +911,59 @@ func (db *DB) ImportCache(ctx context.Context, mb int) (restore func(), err erro
 	for i, p := range pragmas {
 		vals[i] = p.val
 	}
-	if err := set(ctx, vals); err != nil {
-		_ = set(context.WithoutCancel(ctx), old)
+	ck, err := db.r.Conn(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return func() {
+	if err := set(ctx, vals); err != nil {
+		_ = set(context.WithoutCancel(ctx), old)
+		ck.Close()
+		return nil, err
+	}
+	im.ck, im.kick, im.done = ck, make(chan struct{}, 1), make(chan struct{})
+	go func() {
+		defer close(im.done)
+		for range im.kick {
+			im.checkpoint(context.WithoutCancel(ctx))
+		}
+	}()
+	im.restore = func() {
+		close(im.kick)
+		<-im.done
 		ctx := context.WithoutCancel(ctx)
-		_, _ = db.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 		_ = set(ctx, old)
-	}, nil
+		_, _ = ck.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		ck.Close()
+	}
+	return im, nil
 }
 
-// importCheckpointPages is the WAL's size (in pages) at which an import
-// copies it back into the database.
-const importCheckpointPages = 65536
+// checkpoint copies the WAL's committed frames into the database, without
+// waiting for readers or the writer (PASSIVE). A checkpoint that fails is
+// left to the next one, or to End.
+func (im *Importer) checkpoint(ctx context.Context) {
+	im.ckMu.Lock()
+	defer im.ckMu.Unlock()
+	_, _ = im.ck.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+}
+
+// Batch applies rows in one transaction, as DB.ImportBatch does.
+func (im *Importer) Batch(ctx context.Context, lists []*herald.List, rows []ImportRow) (ImportCounts, []ImportNotice, error) {
+	if im.ck == nil {
+		return im.db.ImportBatch(ctx, lists, rows)
+	}
+	im.batches++
+	if im.batches%importSyncEvery == 0 {
+		im.checkpoint(ctx)
+	}
+	counts, notices, err := im.db.ImportBatch(ctx, lists, rows)
+	select {
+	case im.kick <- struct{}{}:
+	default: // one is running or asked for already
+	}
+	return counts, notices, err
+}
+
+// End restores the writer's settings and copies what is left of the WAL
+// into the database, truncating it.
+func (im *Importer) End() { im.restore() }

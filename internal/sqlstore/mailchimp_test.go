@@ -3,6 +3,9 @@ package sqlstore_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -370,4 +373,50 @@ func TestImportBatchIdempotent(t *testing.T) {
 			t.Fatalf("suppressed address: %+v %v", c, notes)
 		}
 	})
+}
+
+// An import's batches go in whole while checkpoints run beside the writer,
+// readers read meanwhile, and at the end the WAL is copied back and
+// truncated (SQLite).
+func TestImporterCheckpointsBesideTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db := storetest.Open(t, "sqlite:"+path)
+	ctx := context.Background()
+	l := mustList(t, db, "daily", herald.Double, herald.Public)
+	im, err := db.BeginImport(ctx, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	const batches, per = 10, 300
+	for b := 0; b < batches; b++ {
+		rows := make([]sqlstore.ImportRow, per)
+		for i := range rows {
+			email := fmt.Sprintf("reader-%d-%d@example.com", i, b)
+			rows[i] = sqlstore.ImportRow{File: "s.csv", Line: b*per + i + 2, Email: email, Key: email, Status: herald.StatusConfirmed,
+				Lists: []int64{l.ID}, OptinAt: at, OptinIP: "192.0.2.9", ConfirmAt: at.Add(time.Minute)}
+		}
+		if b%2 == 0 {
+			rows = db.PrepareImport(rows) // as the reader of mcsync does; odd batches are prepared by the writer
+		}
+		c, _, err := im.Batch(ctx, []*herald.List{l}, rows)
+		if err != nil || c.Added != per {
+			t.Fatalf("batch %d: %+v %v", b, c, err)
+		}
+		if _, total, err := db.FindSubscribers(ctx, sqlstore.SubscriberFilter{Limit: 1}); err != nil || total != (b+1)*per {
+			t.Fatalf("after batch %d readers see %d subscribers (%v)", b, total, err)
+		}
+	}
+	im.End()
+	if st, err := os.Stat(path + "-wal"); err != nil || st.Size() != 0 {
+		t.Fatalf("WAL after the import: %v %v, want it truncated", st, err)
+	}
+	subs, _, err := db.FindSubscribers(ctx, sqlstore.SubscriberFilter{Email: "reader-7-9@example.com"})
+	if err != nil || len(subs) != 1 {
+		t.Fatalf("%v %v", subs, err)
+	}
+	ev, _ := db.Consents(ctx, subs[0].ID)
+	if len(ev) != 2 || !ev[0].CreatedAt.Equal(at) || ev[0].IP != "192.0.2.9" || !strings.Contains(ev[1].Detail, "s.csv line 2709") {
+		t.Fatalf("consent events: %+v", ev)
+	}
 }
