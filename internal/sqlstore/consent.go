@@ -44,11 +44,16 @@ func addConsent(ctx context.Context, tx *Tx, subID int64, kind string, m Meta, l
 	if actor == "" {
 		actor = herald.ActorReader
 	}
-	_, err := tx.exec(ctx, `INSERT INTO consent_events
-		(subscriber_id, kind, actor, created_at, ip, user_agent, source_url, lists, disclosure_id, disclosure_version, disclosure_hash, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		subID, kind, actor, tx.now, clip(m.IP, 64), clip(strings.ToValidUTF8(m.UserAgent, "?"), 512),
-		clip(strings.ToValidUTF8(m.SourceURL, "?"), 2048), strings.Join(lists, ","), dID, dVer, dHash, clip(m.Detail, 1000))
+	sub := ref{"subscribers", subID}
+	ok, err := insertRef(ctx, tx, "consent_events",
+		[]string{"subscriber_id", "kind", "actor", "created_at", "ip", "user_agent", "source_url", "lists", "disclosure_id", "disclosure_version", "disclosure_hash", "detail"},
+		[]string{"int8", "text", "text", "timestamptz", "text", "text", "text", "text", "int8", "int4", "text", "text"},
+		[]any{subID, kind, actor, tx.now, clip(m.IP, 64), clip(strings.ToValidUTF8(m.UserAgent, "?"), 512),
+			clip(strings.ToValidUTF8(m.SourceURL, "?"), 2048), strings.Join(lists, ","), dID, dVer, dHash, clip(m.Detail, 1000)},
+		"", sub)
+	if err == nil && !ok {
+		err = refGone(sub)
+	}
 	return err
 }
 

@@ -226,6 +226,9 @@ func (db *DB) ImportBatch(ctx context.Context, lists []*herald.List, rows []Impo
 			}
 		}
 		b := &importBatch{tx: tx, copy: copyFn, slugs: slugs, rows: rows}
+		if err := b.lockLists(ctx); err != nil {
+			return err
+		}
 		if err := b.probeSuppressions(ctx); err != nil {
 			return err
 		}
@@ -302,6 +305,34 @@ type eventWrite struct {
 	ip     string
 	lists  string
 	detail string
+}
+
+// lockLists makes sure the import's lists still exist and, on PostgreSQL,
+// holds them FOR KEY SHARE until the batch commits, as the foreign keys of
+// its subscriptions would (see refs.go): a list deleted meanwhile waits.
+func (b *importBatch) lockLists(ctx context.Context) error {
+	tx := b.tx
+	ids := make([]any, 0, len(b.slugs))
+	for id := range b.slugs {
+		ids = append(ids, id)
+	}
+	lock := ""
+	if tx.db.dialect.name() == "postgres" {
+		lock = ` FOR KEY SHARE`
+	}
+	in, args := tx.inSQL("id", ids)
+	rows, err := tx.query(ctx, `SELECT id FROM lists WHERE `+in+lock, args...)
+	if err != nil {
+		return err
+	}
+	found, err := scanIDs(rows)
+	if err != nil {
+		return err
+	}
+	if len(found) != len(ids) {
+		return notFound("List")
+	}
+	return nil
 }
 
 // probeSuppressions finds which of the batch's addresses are suppressed.
@@ -396,7 +427,11 @@ func (b *importBatch) loadExisting(ctx context.Context) error {
 		return nil
 	}
 	in, inArgs := tx.inSQL("email_key", keys)
-	rows, err := tx.query(ctx, `SELECT id, email_key, name, attributes FROM subscribers WHERE `+in, inArgs...)
+	lock := ""
+	if tx.db.dialect.name() == "postgres" {
+		lock = ` FOR KEY SHARE` // held as a foreign key would: see refs.go
+	}
+	rows, err := tx.query(ctx, `SELECT id, email_key, name, attributes FROM subscribers WHERE `+in+lock, inArgs...)
 	if err != nil {
 		return err
 	}
@@ -468,6 +503,12 @@ func (b *importBatch) plan() {
 		if r.Status == herald.StatusConfirmed && suppressed {
 			b.counts.Refused++
 			b.notice(r, "%s is suppressed in Herald (erased, bounced or reported): not subscribed", r.Email)
+			continue
+		}
+		if b.rowIDs[i] == 0 {
+			// Erased between the batch's insert and its read (PostgreSQL).
+			b.counts.Refused++
+			b.notice(r, "%s was erased while importing: not imported", r.Email)
 			continue
 		}
 		var st map[int64]importSubState

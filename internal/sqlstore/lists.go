@@ -131,7 +131,11 @@ func (db *DB) DeleteList(ctx context.Context, idOrSlug string) error {
 			return err
 		}
 		tx.afterCommit(tx.db.invalidateLists)
-		_, err = tx.exec(ctx, `DELETE FROM lists WHERE id = ?`, l.ID)
+		if _, err := tx.exec(ctx, `DELETE FROM lists WHERE id = ?`, l.ID); err != nil {
+			return err
+		}
+		// After the list row (see Erase and refs.go).
+		_, err = tx.exec(ctx, `DELETE FROM subscriptions WHERE list_id = ?`, l.ID)
 		return err
 	})
 }

@@ -242,10 +242,15 @@ func (w *webhookApply) confirm(ctx context.Context, subID int64, k *MailchimpLin
 		return nil
 	}
 	at := w.later(cur.updatedAt)
-	if _, err := w.tx.exec(ctx, `INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, updated_at, confirmed_at)
-		VALUES (?, ?, 'confirmed', ?, ?, ?)
+	refs := []ref{{"subscribers", subID}, {"lists", k.ListID}}
+	ok, err := insertRef(ctx, w.tx, "subscriptions", subscriptionCols[:6], subscriptionTypes[:6],
+		[]any{subID, k.ListID, herald.StatusConfirmed, w.tx.now, at, w.e.FiredAt}, `
 		ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = 'confirmed', updated_at = excluded.updated_at, confirmed_at = excluded.confirmed_at`,
-		subID, k.ListID, w.tx.now, at, w.e.FiredAt); err != nil {
+		refs...)
+	if err == nil && !ok {
+		err = refGone(refs...)
+	}
+	if err != nil {
 		return err
 	}
 	w.res.Changed = append(w.res.Changed, k.List)

@@ -407,14 +407,22 @@ func setSubscription(ctx context.Context, tx *Tx, subID, listID int64, status st
 	case herald.StatusUnsubscribed:
 		unsub = tx.now
 	}
-	_, err := tx.exec(ctx, `INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+	refs := []ref{{"subscribers", subID}, {"lists", listID}}
+	ok, err := insertRef(ctx, tx, "subscriptions", subscriptionCols, subscriptionTypes,
+		[]any{subID, listID, status, tx.now, tx.now, conf, unsub}, `
 		ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
 			confirmed_at = COALESCE(excluded.confirmed_at, subscriptions.confirmed_at),
-			unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscriptions.unsubscribed_at)`,
-		subID, listID, status, tx.now, tx.now, conf, unsub)
+			unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscriptions.unsubscribed_at)`, refs...)
+	if err == nil && !ok {
+		err = refGone(refs...)
+	}
 	return err
 }
+
+var (
+	subscriptionCols  = []string{"subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at", "unsubscribed_at"}
+	subscriptionTypes = []string{"int8", "int8", "text", "timestamptz", "timestamptz", "timestamptz", "timestamptz"}
+)
 
 // Erase deletes a subscriber's personal data (profile, subscriptions,
 // consent events, stored messages) and keeps only a keyed hash of the
@@ -441,7 +449,16 @@ func (db *DB) Erase(ctx context.Context, id int64, reason string) error {
 		if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE to_key = ?`, key); err != nil {
 			return err
 		}
-		_, err = tx.exec(ctx, `DELETE FROM subscribers WHERE id = ?`, id)
+		if _, err := tx.exec(ctx, `DELETE FROM subscribers WHERE id = ?`, id); err != nil {
+			return err
+		}
+		// After the subscriber row, whose deletion waited for whoever
+		// held it: their subscriptions and events are committed by now
+		// (PostgreSQL has no foreign keys to cascade: see refs.go).
+		if _, err := tx.exec(ctx, `DELETE FROM subscriptions WHERE subscriber_id = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `DELETE FROM consent_events WHERE subscriber_id = ?`, id)
 		return err
 	})
 }
