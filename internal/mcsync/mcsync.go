@@ -15,12 +15,15 @@ package mcsync
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,7 +51,8 @@ type Service struct {
 	// per attempt up to 30 minutes, with ±20 % jitter.
 	Backoff time.Duration
 
-	slots chan struct{} // Mailchimp jobs running at once
+	slots chan struct{} // Mailchimp jobs running at once in this process
+	id    string        // this process's part of its connection leases
 
 	mu        sync.Mutex
 	client    *mailchimp.Client
@@ -61,8 +65,10 @@ type Service struct {
 // confirmation mail.
 func New(db *sqlstore.DB, log *slog.Logger, baseURL, publisher string, jobWorkers int) *Service {
 	n := min(mailchimp.MaxConnections, max(1, jobWorkers-2))
+	id := make([]byte, 8)
+	_, _ = crand.Read(id)
 	return &Service{DB: db, Log: log, BaseURL: strings.TrimRight(baseURL, "/"), Publisher: publisher, MaxUpload: 1 << 30,
-		Backoff: time.Second, slots: make(chan struct{}, n)}
+		Backoff: time.Second, slots: make(chan struct{}, n), id: hex.EncodeToString(id)}
 }
 
 // Register adds the Mailchimp job handlers to a worker.
@@ -114,14 +120,43 @@ func (s *Service) Client(ctx context.Context) (*mailchimp.Client, error) {
 	return c, nil
 }
 
-// acquire takes a slot for a Mailchimp job without waiting.
-func (s *Service) acquire() (release func(), ok bool) {
+// acquire takes a slot for a Mailchimp job without waiting: one of this
+// process's, then one of the account's 10 connections, leased in the
+// database so that every process sharing it keeps to Mailchimp's limit
+// together. Without a slot the job is snoozed (busy).
+func (s *Service) acquire(ctx context.Context, job herald.Job) (release func(), err error) {
 	select {
 	case s.slots <- struct{}{}:
-		return func() { <-s.slots }, true
 	default:
-		return nil, false
+		return nil, busy()
 	}
+	local := func() { <-s.slots }
+	holder := s.id + "/" + strconv.FormatInt(job.ID, 10)
+	slot, ok, err := s.DB.AcquireMailchimpSlot(ctx, holder, s.slotLease())
+	if err != nil || !ok {
+		local()
+		if err == nil {
+			err = busy()
+		}
+		return nil, err
+	}
+	return func() {
+		if err := s.DB.ReleaseMailchimpSlot(context.WithoutCancel(ctx), slot, holder); err != nil {
+			s.Log.Warn("releasing a Mailchimp connection slot (it frees itself when its lease ends)", "err", err)
+		}
+		local()
+	}, nil
+}
+
+// slotLease outlasts any job's hold of a connection slot: a bulk sync's
+// slice and the calls it may have started at its end. It frees the slots
+// of a process that died.
+func (s *Service) slotLease() time.Duration {
+	t := s.Timeout
+	if t <= 0 {
+		t = mailchimp.DefaultTimeout
+	}
+	return syncSlice + 2*t + 15*time.Second
 }
 
 func busy() error {
@@ -241,9 +276,9 @@ func (s *Service) memberJob(ctx context.Context, job herald.Job) error {
 	if wait {
 		return queue.Snooze(d, "waiting for an earlier Mailchimp job about the same member")
 	}
-	release, ok := s.acquire()
-	if !ok {
-		return busy()
+	release, err := s.acquire(ctx, job)
+	if err != nil {
+		return err
 	}
 	defer release()
 	c, err := s.Client(ctx)
@@ -343,9 +378,9 @@ func (s *Service) syncJob(ctx context.Context, job herald.Job) error {
 	} else if err != nil {
 		return err
 	}
-	release, ok := s.acquire()
-	if !ok {
-		return busy()
+	release, err := s.acquire(ctx, job)
+	if err != nil {
+		return err
 	}
 	defer release()
 	c, err := s.Client(ctx)
@@ -432,6 +467,11 @@ func (s *Service) webhookJob(ctx context.Context, job herald.Job) error {
 	if err := decodeJob(job, &p); err != nil {
 		return queue.Permanent(err)
 	}
+	release, err := s.acquire(ctx, job)
+	if err != nil {
+		return err
+	}
+	defer release()
 	c, err := s.Client(ctx)
 	if herald.ErrorCode(err) == herald.ENOTFOUND {
 		return nil // disconnected: nothing to register or remove

@@ -420,3 +420,40 @@ func TestImporterCheckpointsBesideTheWriter(t *testing.T) {
 		t.Fatalf("consent events: %+v", ev)
 	}
 }
+
+// Mailchimp's 10 connections are leased in the database: no eleventh, a
+// release by another holder changes nothing, and a lease ends by itself.
+func TestMailchimpSlots(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		db.Now = func() time.Time { return now }
+		seen := map[int]bool{}
+		for i := 0; i < 10; i++ {
+			slot, ok, err := db.AcquireMailchimpSlot(ctx, fmt.Sprintf("p/%d", i), time.Minute)
+			if err != nil || !ok || seen[slot] {
+				t.Fatalf("lease %d: slot %d %v %v", i, slot, ok, err)
+			}
+			seen[slot] = true
+		}
+		if _, ok, err := db.AcquireMailchimpSlot(ctx, "p/10", time.Minute); ok || err != nil {
+			t.Fatalf("an eleventh connection: %v %v", ok, err)
+		}
+		if err := db.ReleaseMailchimpSlot(ctx, 3, "someone else"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := db.AcquireMailchimpSlot(ctx, "p/11", time.Minute); ok {
+			t.Fatal("released by a holder that did not hold it")
+		}
+		if err := db.ReleaseMailchimpSlot(ctx, 3, "p/3"); err != nil {
+			t.Fatal(err)
+		}
+		if slot, ok, _ := db.AcquireMailchimpSlot(ctx, "p/12", time.Minute); !ok || slot != 3 {
+			t.Fatalf("after a release: slot %d %v", slot, ok)
+		}
+		now = now.Add(time.Minute + time.Second) // a dead process's leases end
+		if _, ok, _ := db.AcquireMailchimpSlot(ctx, "p/13", time.Minute); !ok {
+			t.Fatal("leases did not end")
+		}
+	})
+}
