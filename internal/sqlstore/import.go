@@ -377,6 +377,7 @@ func (b *importBatch) insertNew(ctx context.Context) error {
 	b.ids = make(map[string]int64, len(b.rows))
 	b.isNew = make(map[string]bool, len(b.rows))
 	args := make([]any, 0, len(b.rows)*6)
+	keys := make([]string, 0, len(b.rows))
 	for i := range b.rows {
 		r := &b.rows[i]
 		if r.Status == herald.StatusConfirmed && b.supp[r.Key] {
@@ -387,6 +388,7 @@ func (b *importBatch) insertNew(ctx context.Context) error {
 			attrs = mergeAttrs("", r.Attributes)
 		}
 		args = append(args, r.Email, r.Key, r.Name, attrs, now, now)
+		keys = append(keys, r.Key)
 	}
 	if len(args) == 0 {
 		return nil
@@ -395,10 +397,10 @@ func (b *importBatch) insertNew(ctx context.Context) error {
 	// are never NULL, so it skips the same rows, but the statement cannot
 	// abort half-way and SQLite keeps no statement journal for it (a copy
 	// of every index page it touches).
-	head, tail := `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)`, ` ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key`
 	if tx.db.dialect.name() == "sqlite" {
-		head, tail = `INSERT OR IGNORE INTO subscribers (email, email_key, name, attributes, created_at, updated_at)`, ` RETURNING id, email_key`
+		return b.insertNewSQLite(ctx, keys, args)
 	}
+	head, tail := `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)`, ` ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key`
 	return queryValues(ctx, tx, head, tail, subscriberTypes, args, func(sc func(...any) error) error {
 		var id int64
 		var key string
@@ -409,6 +411,67 @@ func (b *importBatch) insertNew(ctx context.Context) error {
 		b.isNew[key] = true
 		return nil
 	})
+}
+
+// insertNewSQLite is insertNew without RETURNING, which on SQLite first
+// collects the rows it returns in a temporary B-tree. A statement that
+// inserted every one of its rows gave them consecutive ids, ending at its
+// last insert rowid: AUTOINCREMENT hands ids out one after the other in
+// the order of the VALUES, and the batch's transaction is the only
+// writer. When some addresses were known (re-imports), the rows the batch
+// created are read back by id instead: every id above the largest before
+// the batch is one of them.
+func (b *importBatch) insertNewSQLite(ctx context.Context, keys []string, args []any) error {
+	tx := b.tx
+	var before int64
+	if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM subscribers`).Scan(&before); err != nil {
+		return err
+	}
+	const cols = 6
+	per := maxParams / cols
+	readBack := false
+	for start := 0; start < len(keys); start += per {
+		end := min(len(keys), start+per)
+		res, err := tx.exec(ctx, `INSERT OR IGNORE INTO subscribers (email, email_key, name, attributes, created_at, updated_at) VALUES `+
+			valuesSQL(end-start, cols), args[start*cols:end*cols]...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if int(n) != end-start {
+			readBack = true
+			continue
+		}
+		for i, key := range keys[start:end] {
+			b.ids[key] = last - int64(end-start-1-i)
+			b.isNew[key] = true
+		}
+	}
+	if !readBack {
+		return nil
+	}
+	rows, err := tx.query(ctx, `SELECT id, email_key FROM subscribers WHERE id > ?`, before)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var key string
+		if err := rows.Scan(&id, &key); err != nil {
+			return err
+		}
+		b.ids[key] = id
+		b.isNew[key] = true
+	}
+	return rows.Err()
 }
 
 // loadExisting reads the subscribers of the batch that Herald already had,

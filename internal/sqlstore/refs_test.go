@@ -42,8 +42,17 @@ func TestErasureAndListDeletionTakeTheirRows(t *testing.T) {
 			e := fmt.Sprintf("r%d@example.com", i)
 			rows = append(rows, sqlstore.ImportRow{File: "s.csv", Line: i, Email: e, Key: e, Status: herald.StatusConfirmed, Lists: []int64{a.ID}, OptinAt: at})
 		}
-		if _, _, err := db.ImportBatch(ctx, []*herald.List{a}, rows); err != nil {
-			t.Fatal(err)
+		if c, _, err := db.ImportBatch(ctx, []*herald.List{a}, rows); err != nil || c.Added != 5 || c.Updated != 5 {
+			t.Fatalf("import: %+v %v", c, err)
+		}
+		for _, e := range []string{"r6@example.com", "r12@example.com"} {
+			subs, _, err := db.FindSubscribers(ctx, sqlstore.SubscriberFilter{Email: e})
+			if err != nil || len(subs) != 1 || subs[0].Subscriptions[0].ListID != a.ID || subs[0].Subscriptions[0].Status != herald.StatusConfirmed {
+				t.Fatalf("%s after the import: %+v %v", e, subs, err)
+			}
+			if ev, _ := db.Consents(ctx, subs[0].ID); ev[len(ev)-1].Kind != herald.ConsentImport {
+				t.Fatalf("%s: consent events %+v", e, ev)
+			}
 		}
 		for _, id := range ids[3:8] {
 			if err := db.Erase(ctx, id, ""); err != nil {
