@@ -65,13 +65,16 @@ type ImportRow struct {
 
 // importPrep is the part of writing a row that does not depend on what
 // the database holds: bound values and the texts of consent events.
+// Values are boxed (any) here, in the reader's goroutine, so that binding
+// them costs the writer no allocation.
 type importPrep struct {
 	ok                       bool
+	email, key, name, attrs  any // the subscriber's columns
 	optinAt, confirmAt       any // bound times (nil: none)
 	statusAt, firstAt        any // firstAt: the confirmation's time, else the opt-in's
-	optinIP, confirmIP       string
-	optinDetail, confirmDet  string
-	statusDetail, provenance string
+	optinIP, confirmIP       any
+	optinDetail, confirmDet  any
+	statusDetail, provenance any
 }
 
 // PrepareImport readies rows for ImportBatch, off the writer's path: it
@@ -85,20 +88,26 @@ func (db *DB) PrepareImport(rows []ImportRow) []ImportRow {
 		r := &rows[i]
 		p := &r.prep
 		p.ok = true
-		p.provenance = " (imported from " + r.File + " line " + strconv.Itoa(r.Line) + ")"
+		attrs := r.AttrsJSON
+		if attrs == "" {
+			attrs = mergeAttrs("", r.Attributes)
+		}
+		p.email, p.key, p.name, p.attrs = r.Email, r.Key, r.Name, attrs
+		provenance := " (imported from " + r.File + " line " + strconv.Itoa(r.Line) + ")"
+		p.provenance = provenance
 		p.optinAt, p.confirmAt, p.statusAt = db.timeValue(r.OptinAt), db.timeValue(r.ConfirmAt), db.timeValue(r.StatusAt)
 		p.firstAt = p.confirmAt
 		if p.firstAt == nil {
 			p.firstAt = p.optinAt
 		}
 		p.optinIP, p.confirmIP = clip(r.OptinIP, 64), clip(r.ConfirmIP, 64)
-		p.optinDetail = clip(importOptinDetail+p.provenance, 1000)
-		p.confirmDet = clip(importConfirmDetail+p.provenance, 1000)
+		p.optinDetail = clip(importOptinDetail+provenance, 1000)
+		p.confirmDet = clip(importConfirmDetail+provenance, 1000)
 		note := r.StatusNote
 		if note == "" {
 			note = "unsubscribed at Mailchimp"
 		}
-		p.statusDetail = clip(note+p.provenance, 1000)
+		p.statusDetail = clip(note+provenance, 1000)
 	}
 	return rows
 }
@@ -299,13 +308,17 @@ type subWrite struct {
 }
 
 type eventWrite struct {
-	row    int
-	at     any // bound time
-	actor  string
-	ip     string
-	lists  string
-	detail string
+	row                          int
+	at, actor, ip, lists, detail any // bound values
 }
+
+// Values bound in every batch, boxed once.
+var (
+	actorMailchimpArg any = herald.ActorMailchimp
+	actorOperatorArg  any = herald.ActorOperator
+	consentImportArg  any = herald.ConsentImport
+	statusArgs            = map[string]any{herald.StatusConfirmed: herald.StatusConfirmed, herald.StatusUnsubscribed: herald.StatusUnsubscribed}
+)
 
 // lockLists makes sure the import's lists still exist and, on PostgreSQL,
 // holds them FOR KEY SHARE until the batch commits, as the foreign keys of
@@ -383,11 +396,8 @@ func (b *importBatch) insertNew(ctx context.Context) error {
 		if r.Status == herald.StatusConfirmed && b.supp[r.Key] {
 			continue // refused: not even a subscriber row
 		}
-		attrs := r.AttrsJSON
-		if attrs == "" {
-			attrs = mergeAttrs("", r.Attributes)
-		}
-		args = append(args, r.Email, r.Key, r.Name, attrs, now, now)
+		p := &r.prep
+		args = append(args, p.email, p.key, p.name, p.attrs, now, now)
 		keys = append(keys, r.Key)
 	}
 	if len(args) == 0 {
@@ -558,6 +568,10 @@ func rowTime(r *ImportRow) time.Time {
 
 func (b *importBatch) plan() {
 	nowArg := b.tx.timeArg(b.tx.now)
+	b.subWrites = make([]subWrite, 0, len(b.rows))
+	b.events = make([]eventWrite, 0, 2*len(b.rows))
+	var slugs []string // the lists a row changes (reused)
+	lastLists, listsArg := "", any("")
 	for i := range b.rows {
 		r := &b.rows[i]
 		b.counts.Rows++
@@ -578,9 +592,11 @@ func (b *importBatch) plan() {
 		if ex != nil {
 			st = b.state[ex.id]
 		}
-		var changedSlugs []string
-		var newSub []bool
-		var writes []subWrite
+		// The row's subscription writes go straight into b.subWrites (a
+		// row that changes nothing has none).
+		first := len(b.subWrites)
+		slugs = slugs[:0]
+		newSub := false
 		refused := 0
 		for _, lid := range r.Lists {
 			cur, has := st[lid]
@@ -608,10 +624,11 @@ func (b *importBatch) plan() {
 					w.unsubAt = nowArg
 				}
 			}
-			writes = append(writes, w)
-			changedSlugs = append(changedSlugs, b.slugs[lid])
-			newSub = append(newSub, !has)
+			b.subWrites = append(b.subWrites, w)
+			slugs = append(slugs, b.slugs[lid])
+			newSub = newSub || !has
 		}
+		writes := len(b.subWrites) - first
 		// The subscriber row: new, or changed name or attributes.
 		name, attrs, subChanged := "", "", ex == nil
 		if ex != nil {
@@ -626,7 +643,7 @@ func (b *importBatch) plan() {
 			}
 		}
 		newlySuppressed := r.Suppress && !suppressed
-		if !subChanged && len(writes) == 0 && !newlySuppressed {
+		if !subChanged && writes == 0 && !newlySuppressed {
 			if refused > 0 && refused == len(r.Lists) {
 				b.counts.Refused++
 			} else {
@@ -634,7 +651,7 @@ func (b *importBatch) plan() {
 			}
 			continue
 		}
-		if ex == nil && len(writes) == 0 && !newlySuppressed {
+		if ex == nil && writes == 0 && !newlySuppressed {
 			b.counts.Refused++
 			continue
 		}
@@ -649,9 +666,15 @@ func (b *importBatch) plan() {
 			b.names = append(b.names, name)
 			b.attrs = append(b.attrs, attrs)
 		}
-		b.subWrites = append(b.subWrites, writes...)
-		if len(writes) > 0 {
-			b.planEvents(i, r, strings.Join(changedSlugs, ","), anyTrue(newSub))
+		if writes > 0 {
+			lists := slugs[0]
+			if len(slugs) > 1 {
+				lists = strings.Join(slugs, ",")
+			}
+			if lists != lastLists {
+				lastLists, listsArg = lists, lists
+			}
+			b.planEvents(i, r, listsArg, newSub)
 			if r.Status != herald.StatusConfirmed {
 				b.counts.Unsubscribed++
 			}
@@ -663,32 +686,23 @@ func (b *importBatch) plan() {
 	}
 }
 
-func anyTrue(bs []bool) bool {
-	for _, b := range bs {
-		if b {
-			return true
-		}
-	}
-	return false
-}
-
 // planEvents adds the consent events of a row whose subscriptions changed:
 // the original opt-in and confirmation with their times and IPs (for a
 // new subscription, or one that becomes confirmed), and the unsubscribe or
 // cleaning.
-func (b *importBatch) planEvents(i int, r *ImportRow, lists string, newSub bool) {
+func (b *importBatch) planEvents(i int, r *ImportRow, lists any, newSub bool) {
 	p := &r.prep
 	history := r.Status == herald.StatusConfirmed || newSub
 	if history {
 		if p.optinAt != nil {
-			b.events = append(b.events, eventWrite{row: i, at: p.optinAt, actor: herald.ActorMailchimp, ip: p.optinIP, lists: lists, detail: p.optinDetail})
+			b.events = append(b.events, eventWrite{row: i, at: p.optinAt, actor: actorMailchimpArg, ip: p.optinIP, lists: lists, detail: p.optinDetail})
 		}
 		if p.confirmAt != nil {
-			b.events = append(b.events, eventWrite{row: i, at: p.confirmAt, actor: herald.ActorMailchimp, ip: p.confirmIP, lists: lists, detail: p.confirmDet})
+			b.events = append(b.events, eventWrite{row: i, at: p.confirmAt, actor: actorMailchimpArg, ip: p.confirmIP, lists: lists, detail: p.confirmDet})
 		}
 		if r.Status == herald.StatusConfirmed && p.firstAt == nil {
-			b.events = append(b.events, eventWrite{row: i, at: b.tx.timeArg(b.tx.now), actor: herald.ActorOperator, lists: lists,
-				detail: clip("subscribed at Mailchimp, without opt-in time in the export"+p.provenance, 1000)})
+			b.events = append(b.events, eventWrite{row: i, at: b.tx.timeArg(b.tx.now), actor: actorOperatorArg, ip: "", lists: lists,
+				detail: clip("subscribed at Mailchimp, without opt-in time in the export"+p.provenance.(string), 1000)})
 		}
 	}
 	if r.Status != herald.StatusConfirmed {
@@ -696,7 +710,7 @@ func (b *importBatch) planEvents(i int, r *ImportRow, lists string, newSub bool)
 		if at == nil {
 			at = b.tx.timeArg(b.tx.now)
 		}
-		b.events = append(b.events, eventWrite{row: i, at: at, actor: herald.ActorMailchimp, lists: lists, detail: p.statusDetail})
+		b.events = append(b.events, eventWrite{row: i, at: at, actor: actorMailchimpArg, ip: "", lists: lists, detail: p.statusDetail})
 	}
 }
 
@@ -785,7 +799,15 @@ func (tx *Tx) timeArg(t time.Time) any {
 func (b *importBatch) apply(ctx context.Context) error {
 	tx := b.tx
 	now := tx.timeArg(tx.now)
-	ids := b.rowIDs
+	// Ids and list ids boxed once, for all the rows that bind them.
+	ids := make([]any, len(b.rowIDs))
+	for i, id := range b.rowIDs {
+		ids[i] = id
+	}
+	listArgs := make(map[int64]any, len(b.slugs))
+	for id := range b.slugs {
+		listArgs[id] = id
+	}
 	if len(b.upserts) > 0 {
 		args := make([]any, 0, len(b.upserts)*6)
 		for j, i := range b.upserts {
@@ -819,7 +841,7 @@ func (b *importBatch) apply(ctx context.Context) error {
 				subWrites = append(subWrites, w)
 				continue
 			}
-			fresh = append(fresh, []any{ids[w.row], w.list, w.status, tx.now, tx.now, w.confirmedAt, w.unsubAt})
+			fresh = append(fresh, []any{ids[w.row], listArgs[w.list], statusArgs[w.status], tx.now, tx.now, w.confirmedAt, w.unsubAt})
 		}
 		if err := b.copy(ctx, "subscriptions", []string{"subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at", "unsubscribed_at"}, fresh); err != nil {
 			return err
@@ -828,7 +850,7 @@ func (b *importBatch) apply(ctx context.Context) error {
 	if len(subWrites) > 0 {
 		args := make([]any, 0, len(subWrites)*7)
 		for _, w := range subWrites {
-			args = append(args, ids[w.row], w.list, w.status, now, now, w.confirmedAt, w.unsubAt)
+			args = append(args, ids[w.row], listArgs[w.list], statusArgs[w.status], now, now, w.confirmedAt, w.unsubAt)
 		}
 		if err := execValues(ctx, tx, `INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at)`,
 			` ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
@@ -842,7 +864,7 @@ func (b *importBatch) apply(ctx context.Context) error {
 		// The ledger is only appended to: COPY.
 		events := make([][]any, len(b.events))
 		for i, e := range b.events {
-			events[i] = []any{ids[e.row], herald.ConsentImport, e.actor, e.at, e.ip, e.lists, e.detail}
+			events[i] = []any{ids[e.row], consentImportArg, e.actor, e.at, e.ip, e.lists, e.detail}
 		}
 		if err := b.copy(ctx, "consent_events", []string{"subscriber_id", "kind", "actor", "created_at", "ip", "lists", "detail"}, events); err != nil {
 			return err
@@ -850,7 +872,7 @@ func (b *importBatch) apply(ctx context.Context) error {
 	} else if len(b.events) > 0 {
 		args := make([]any, 0, len(b.events)*7)
 		for _, e := range b.events {
-			args = append(args, ids[e.row], herald.ConsentImport, e.actor, e.at, e.ip, e.lists, e.detail)
+			args = append(args, ids[e.row], consentImportArg, e.actor, e.at, e.ip, e.lists, e.detail)
 		}
 		if err := execValues(ctx, tx, `INSERT INTO consent_events (subscriber_id, kind, actor, created_at, ip, lists, detail)`, ``,
 			[]string{"int8", "text", "text", "timestamptz", "text", "text", "text"}, args); err != nil {
