@@ -598,7 +598,10 @@ func (b *importBatch) plan() {
 		slugs = slugs[:0]
 		newSub := false
 		refused := 0
-		for _, lid := range r.Lists {
+		for k, lid := range r.Lists {
+			if slices.Contains(r.Lists[:k], lid) {
+				continue // a group mapped to the list already named
+			}
 			cur, has := st[lid]
 			w := subWrite{row: i, list: lid, status: r.Status}
 			switch r.Status {
@@ -829,21 +832,29 @@ func (b *importBatch) apply(ctx context.Context) error {
 			}
 		}
 	}
-	subWrites := b.subWrites
-	if b.copy != nil {
-		// A new subscriber has no subscription to conflict with: its
-		// subscriptions are copied in (COPY), without ON CONFLICT's
-		// speculative insertion.
-		var fresh [][]any
-		subWrites = nil
-		for _, w := range b.subWrites {
-			if !b.isNew[b.rows[w.row].Key] {
-				subWrites = append(subWrites, w)
-				continue
-			}
+	// A new subscriber has no subscription to conflict with: its
+	// subscriptions are appended (PostgreSQL: COPY; SQLite: a plain
+	// INSERT), without ON CONFLICT's upsert.
+	var subWrites []subWrite
+	var fresh [][]any
+	var freshArgs []any
+	for _, w := range b.subWrites {
+		switch {
+		case !b.isNew[b.rows[w.row].Key]:
+			subWrites = append(subWrites, w)
+		case b.copy != nil:
 			fresh = append(fresh, []any{ids[w.row], listArgs[w.list], statusArgs[w.status], tx.now, tx.now, w.confirmedAt, w.unsubAt})
+		default:
+			freshArgs = append(freshArgs, ids[w.row], listArgs[w.list], statusArgs[w.status], now, now, w.confirmedAt, w.unsubAt)
 		}
-		if err := b.copy(ctx, "subscriptions", []string{"subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at", "unsubscribed_at"}, fresh); err != nil {
+	}
+	if b.copy != nil {
+		if err := b.copy(ctx, "subscriptions", subscriptionCols, fresh); err != nil {
+			return err
+		}
+	} else if len(freshArgs) > 0 {
+		if err := execValues(ctx, tx, `INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at)`, ``,
+			subscriptionTypes, freshArgs); err != nil {
 			return err
 		}
 	}
@@ -856,7 +867,7 @@ func (b *importBatch) apply(ctx context.Context) error {
 			` ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
 				confirmed_at = COALESCE(excluded.confirmed_at, subscriptions.confirmed_at),
 				unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscriptions.unsubscribed_at)`,
-			[]string{"int8", "int8", "text", "timestamptz", "timestamptz", "timestamptz", "timestamptz"}, args); err != nil {
+			subscriptionTypes, args); err != nil {
 			return err
 		}
 	}

@@ -457,3 +457,22 @@ func TestMailchimpSlots(t *testing.T) {
 		}
 	})
 }
+
+// A row naming one list twice (an interest group mapped to the list the
+// import is for) subscribes once.
+func TestImportBatchListNamedTwice(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		l := mustList(t, db, "daily", herald.Double, herald.Public)
+		rows := []sqlstore.ImportRow{{File: "s.csv", Line: 2, Email: "a@example.com", Key: "a@example.com", Status: herald.StatusConfirmed,
+			Lists: []int64{l.ID, l.ID}, OptinAt: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)}}
+		c, _, err := db.ImportBatch(ctx, []*herald.List{l}, rows)
+		if err != nil || c.Added != 1 {
+			t.Fatalf("%+v %v", c, err)
+		}
+		subs, _, _ := db.FindSubscribers(ctx, sqlstore.SubscriberFilter{Email: "a@example.com"})
+		if len(subs) != 1 || len(subs[0].Subscriptions) != 1 {
+			t.Fatalf("%+v", subs)
+		}
+	})
+}
