@@ -68,13 +68,14 @@ type ImportRow struct {
 // Values are boxed (any) here, in the reader's goroutine, so that binding
 // them costs the writer no allocation.
 type importPrep struct {
-	ok                       bool
-	email, key, name, attrs  any // the subscriber's columns
-	optinAt, confirmAt       any // bound times (nil: none)
-	statusAt, firstAt        any // firstAt: the confirmation's time, else the opt-in's
-	optinIP, confirmIP       any
-	optinDetail, confirmDet  any
-	statusDetail, provenance any
+	ok                      bool
+	email, key, name, attrs any // the subscriber's columns
+	optinAt, confirmAt      any // bound times (nil: none)
+	statusAt, firstAt       any // firstAt: the confirmation's time, else the opt-in's
+	optinIP, confirmIP      any
+	optinDetail, confirmDet any
+	statusDetail            any
+	provenance              string // " (imported from FILE line N)"
 }
 
 // PrepareImport readies rows for ImportBatch, off the writer's path: it
@@ -93,8 +94,8 @@ func (db *DB) PrepareImport(rows []ImportRow) []ImportRow {
 			attrs = mergeAttrs("", r.Attributes)
 		}
 		p.email, p.key, p.name, p.attrs = r.Email, r.Key, r.Name, attrs
-		provenance := " (imported from " + r.File + " line " + strconv.Itoa(r.Line) + ")"
-		p.provenance = provenance
+		p.provenance = " (imported from " + r.File + " line " + strconv.Itoa(r.Line) + ")"
+		provenance := p.provenance
 		p.optinAt, p.confirmAt, p.statusAt = db.timeValue(r.OptinAt), db.timeValue(r.ConfirmAt), db.timeValue(r.StatusAt)
 		p.firstAt = p.confirmAt
 		if p.firstAt == nil {
@@ -705,7 +706,7 @@ func (b *importBatch) planEvents(i int, r *ImportRow, lists any, newSub bool) {
 		}
 		if r.Status == herald.StatusConfirmed && p.firstAt == nil {
 			b.events = append(b.events, eventWrite{row: i, at: b.tx.timeArg(b.tx.now), actor: actorOperatorArg, ip: "", lists: lists,
-				detail: clip("subscribed at Mailchimp, without opt-in time in the export"+p.provenance.(string), 1000)})
+				detail: clip("subscribed at Mailchimp, without opt-in time in the export"+p.provenance, 1000)})
 		}
 	}
 	if r.Status != herald.StatusConfirmed {
