@@ -55,7 +55,7 @@ func Start(tb testing.TB, o Options) *Instance {
 	}
 	base := "http://" + ln.Addr().String()
 	args := append([]string{"--database-url", o.DatabaseURL, "--listen", ln.Addr().String(), "--base-url", base,
-		"--signup-limit", "0", "--publisher-name", "The Daily Planet", "--postal-address", "1 Planet Square, Metropolis"}, o.Args...)
+		"--signup-limit", "0", "--auth-fail-limit", "0", "--publisher-name", "The Daily Planet", "--postal-address", "1 Planet Square, Metropolis"}, o.Args...)
 	cfg, _, err := config.Load("serve", args, nil)
 	if err != nil {
 		tb.Fatal(err)

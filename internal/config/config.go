@@ -37,6 +37,7 @@ type Config struct {
 	PostalAddress   string
 	PublisherName   string
 	SignupLimit     Rate
+	AuthFailLimit   Rate // failed API authentications allowed per client IP
 	TrustedProxies  []netip.Prefix
 	SendRate        float64
 	SendConcurrency int
@@ -88,6 +89,7 @@ var Settings = []Setting{
 	{"HERALD_POSTAL_ADDRESS", "postal-address", "", "publisher's postal address, printed in every newsletter footer"},
 	{"HERALD_PUBLISHER_NAME", "publisher-name", "", "publisher's name on reader pages and in mail (default: HERALD_FROM's display name)"},
 	{"HERALD_SIGNUP_LIMIT", "signup-limit", "10/min", "signups accepted per client IP: N/sec, N/min, N/hour; 0 = no limit"},
+	{"HERALD_AUTH_FAIL_LIMIT", "auth-fail-limit", "20/min", "failed API token checks allowed per client IP before it gets 429 (N/sec, N/min, N/hour; 0 = no limit)"},
 	{"HERALD_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For gives the client IP"},
 	{"HERALD_SEND_RATE", "send-rate", "0", "campaign messages per second across the installation; 0 = no limit"},
 	{"HERALD_SEND_CONCURRENCY", "send-concurrency", "10", "SMTP connections the sender keeps open"},
@@ -284,6 +286,9 @@ func parse(v map[string]string) (*Config, error) {
 	}
 	if c.SignupLimit, err = ParseRate(v["HERALD_SIGNUP_LIMIT"]); err != nil {
 		return nil, bad("HERALD_SIGNUP_LIMIT", "%v", err)
+	}
+	if c.AuthFailLimit, err = ParseRate(v["HERALD_AUTH_FAIL_LIMIT"]); err != nil {
+		return nil, bad("HERALD_AUTH_FAIL_LIMIT", "%v", err)
 	}
 	for _, s := range strings.Split(v["HERALD_TRUSTED_PROXIES"], ",") {
 		if s = strings.TrimSpace(s); s == "" {

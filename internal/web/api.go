@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -68,6 +67,8 @@ func (s *Server) routes() []route {
 		{"POST", "/campaigns/{id}/resend-failed", s.apiResendFailed},
 		{"GET", "/campaigns/{id}/preview", s.apiPreviewCampaign},
 		{"GET", "/campaigns/{id}/deliveries", s.apiCampaignDeliveries},
+		{"GET", "/tokens", s.apiListTokens},          // api_tokens.go
+		{"DELETE", "/tokens/{id}", s.apiRevokeToken}, // api_tokens.go
 	}
 }
 
@@ -90,25 +91,6 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, herald.Errorf(herald.ENOTFOUND, "No such API route: %s %s.", r.Method, r.URL.Path))
-	})
-}
-
-// authAPI requires a valid Bearer token.
-func (s *Server) authAPI(next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		scheme, tok, ok := strings.Cut(auth, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
-			s.error(w, r, herald.Errorf(herald.EUNAUTHORIZED, "Send an API token: Authorization: Bearer <token> (create one with `herald token create NAME`)."))
-			return
-		}
-		if _, err := s.DB.AuthenticateAPIToken(r.Context(), strings.TrimSpace(tok)); err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
-			s.error(w, r, err)
-			return
-		}
-		next(w, r)
 	})
 }
 

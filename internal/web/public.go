@@ -357,11 +357,10 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 // token is not rate-limited per IP (every reader would share the site's
 // address) and may name the reader's IP and user agent.
 func (s *Server) trustedBackend(r *http.Request) bool {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	if r.Header.Get("Authorization") == "" {
 		return false
 	}
-	_, err := s.DB.AuthenticateAPIToken(r.Context(), strings.TrimSpace(tok))
+	_, _, err := s.authenticate(r) // a wrong token counts as a failed attempt
 	return err == nil
 }
 

@@ -39,6 +39,7 @@ type Server struct {
 	Mailchimp *mcsync.Service
 
 	signupLimiter *limiter
+	authFails     *authThrottle // api_tokens.go
 	pages         *pages
 	handler       http.Handler
 }
@@ -48,6 +49,7 @@ func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Lo
 	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log}
 	s.Mailchimp = mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
+	s.authFails = newAuthThrottle(cfg.AuthFailLimit)
 	s.pages = loadPages()
 	mux := http.NewServeMux()
 	s.publicRoutes(mux)
