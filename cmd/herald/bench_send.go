@@ -4,99 +4,80 @@ package main
 // server (../shared/tools/smtpsink), timed from the inside.
 
 import (
-	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/mail"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/token"
 )
 
-const benchSendUsage = `Usage:
-  herald bench send --subscribers N [--database-url URL] [--smtp-url smtp://127.0.0.1:2525]
-                    [--dkim rsa|both] [--layout compact|default] [--body-bytes B] [--cpuprofile FILE] [--keep] [settings flags]
-      Seed N confirmed subscribers into a fresh database (a new SQLite file, or
-      a new schema of the PostgreSQL database named by --database-url), start
-      one campaign to them and send it into the SMTP server (run
-      ../shared/tools/smtpsink -expect N beside it). Prints messages/second
-      (first to last message, and start to last), Herald's CPU time per
-      message, peak RSS while sending, the time from start to the first
-      message and the time to fix the recipient set. --dkim signs with a new
-      RSA-2048 key (both: and a second Ed25519 signature). The default
-      compact layout and 1200-byte body make ~4.7 KB messages; --layout
-      default uses Herald's default layout. HERALD_SEND_CONCURRENCY and
-      HERALD_SEND_RATE apply.
-`
+const benchSendHelp = `Seeds N confirmed subscribers into a fresh database (a new SQLite file, or a
+new schema of the PostgreSQL database named by --database-url), starts one
+campaign to them and sends it into the SMTP server of --smtp-url (default
+smtp://127.0.0.1:2525: run smtpsink -expect N beside it, see docs/sending.md).
+Prints messages/second (first to last message, and start to last), Herald's
+CPU time per message, peak RSS while sending, the time from start to the first
+message and the time to fix the recipient set. The default compact layout and
+1200-byte body make ~4.7 KB messages. HERALD_SEND_CONCURRENCY and
+HERALD_SEND_RATE apply. Other people's work on the machine shows in the
+figures.`
 
-func benchSend(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	keep := false
-	var kept []string
-	for _, a := range args {
-		if a == "--keep" || a == "-keep" {
-			keep = true
-			continue
+func benchSendCommand(fs *flag.FlagSet) func(c *cli, args []string) error {
+	subscribers := fs.Int("subscribers", 0, "`number` of subscribers to seed and send to (required)")
+	dkim := fs.String("dkim", "", "`mode`: rsa signs with a new RSA-2048 key, both adds a second Ed25519 signature; default no DKIM")
+	layout := fs.String("layout", "compact", "`layout` of the messages: compact or default (Herald's default layout)")
+	bodyBytes := fs.Int("body-bytes", 1200, "size of the newsletter body in `bytes` (at least 100)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the sending to this `file`")
+	keep := fs.Bool("keep", false, "keep the database afterwards (its URL is printed)")
+	return func(c *cli, args []string) error {
+		if err := positional(args, 0, false, ""); err != nil {
+			return err
 		}
-		kept = append(kept, a)
-	}
-	flags, rest, pos, err := splitArgs(kept, "subscribers", "dkim", "layout", "body-bytes", "cpuprofile") // mailchimp.go
-	if err != nil || len(pos) > 0 {
-		fmt.Fprint(stderr, benchSendUsage)
-		if err == nil {
-			err = fmt.Errorf("unexpected arguments: %s", strings.Join(pos, " "))
+		if *subscribers < 1 {
+			return usagef("needs --subscribers N (N ≥ 1)")
 		}
-		return err
-	}
-	own := map[string]string{}
-	for k, v := range flags {
-		own[k] = last(v)
-	}
-	n, err := strconv.Atoi(own["subscribers"])
-	if err != nil || n < 1 {
-		fmt.Fprint(stderr, benchSendUsage)
-		return errors.New("herald bench send needs --subscribers N (N ≥ 1)")
-	}
-	bodyBytes := 1200
-	if v := own["body-bytes"]; v != "" {
-		if bodyBytes, err = strconv.Atoi(v); err != nil || bodyBytes < 100 {
-			return errors.New("--body-bytes must be a number ≥ 100")
+		if *bodyBytes < 100 {
+			return usagef("--body-bytes must be a number ≥ 100")
 		}
+		if *layout != "compact" && *layout != "default" {
+			return usagef("--layout must be compact or default")
+		}
+		if d := *dkim; d != "" && d != "rsa" && d != "both" && d != "true" {
+			return usagef("--dkim must be rsa or both")
+		}
+		return benchSend(c, benchSendOptions{n: *subscribers, dkim: *dkim, layout: *layout, bodyBytes: *bodyBytes, cpuprofile: *cpuprofile, keep: *keep})
 	}
+}
+
+type benchSendOptions struct {
+	n            int
+	dkim, layout string
+	bodyBytes    int
+	cpuprofile   string
+	keep         bool
+}
+
+func benchSend(cl *cli, o benchSendOptions) error {
+	ctx, stdout, stderr := cl.ctx, cl.stdout, cl.stderr
+	n, dkim, bodyBytes, keep := o.n, o.dkim, o.bodyBytes, o.keep
 	layout := sender.CompactLayout
-	switch own["layout"] {
-	case "", "compact":
-	case "default":
+	if o.layout == "default" {
 		layout = ""
-	default:
-		return errors.New("--layout must be compact or default")
-	}
-	dkim := own["dkim"]
-	if dkim != "" && dkim != "rsa" && dkim != "both" && dkim != "true" {
-		return errors.New("--dkim must be rsa or both")
 	}
 
 	// A fresh database: a new SQLite file, or a new PostgreSQL schema.
-	dbURL, hasDB := "", false
-	for i, a := range rest {
-		if a == "--database-url" && i+1 < len(rest) {
-			dbURL, hasDB = rest[i+1], true
-		} else if v, ok := strings.CutPrefix(a, "--database-url="); ok {
-			dbURL, hasDB = v, true
-		}
-	}
+	dbURL, hasDB := cl.setting("database-url")
 	var cleanup []func() error
 	defer func() {
 		if !keep {
@@ -125,24 +106,25 @@ func benchSend(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		cleanup = append(cleanup, drop)
 		dbURL = u
 	}
-	rest = append(rest, "--database-url", dbURL)
-	if !hasFlag(rest, "smtp-url") && !envHas(environ, "HERALD_SMTP_URL") {
-		rest = append(rest, "--smtp-url", "smtp://127.0.0.1:2525")
+	cl.settings = append(cl.settings, "--database-url="+dbURL)
+	defaults := []struct{ flag, env, value string }{
+		{"smtp-url", "HERALD_SMTP_URL", "smtp://127.0.0.1:2525"},
+		{"postal-address", "HERALD_POSTAL_ADDRESS", "1 Bench Street, Testville"},
+		{"from", "HERALD_FROM", "Bench News <news@bench.example.com>"},
 	}
-	if !hasFlag(rest, "postal-address") && !envHas(environ, "HERALD_POSTAL_ADDRESS") {
-		rest = append(rest, "--postal-address", "1 Bench Street, Testville")
+	for _, d := range defaults {
+		if !cl.hasSetting(d.flag) && !envHas(cl.environ, d.env) {
+			cl.settings = append(cl.settings, "--"+d.flag+"="+d.value)
+		}
 	}
-	if !hasFlag(rest, "from") && !envHas(environ, "HERALD_FROM") {
-		rest = append(rest, "--from", "Bench News <news@bench.example.com>")
-	}
-	cfg, _, err := loadConfig("bench", rest, environ, stderr)
+	cfg, err := cl.config()
 	if err != nil {
 		return err
 	}
 	if cfg.SMTPURL == "" {
 		return errors.New("herald bench send needs an SMTP server (--smtp-url)")
 	}
-	db, secret, err := app.OpenDB(ctx, cfg)
+	db, secret, err := cl.openDB(cfg, true)
 	if err != nil {
 		return err
 	}
@@ -206,12 +188,12 @@ func benchSend(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		p("rss after seeding: %.1f MB\n", float64(peakRSS())/(1<<20))
 	}
 	resetPeakRSS()
-	stopProfile, err := cpuProfile(own["cpuprofile"])
+	stopProfile, err := cpuProfile(o.cpuprofile)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	cpu0, _ := rusage() // mailchimp.go
+	cpu0, _ := rusage() // procstats.go
 	ectx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { e.Run(ectx); close(done) }()
@@ -287,15 +269,6 @@ func orNone(s string) string {
 	return s
 }
 
-func hasFlag(args []string, name string) bool {
-	for _, a := range args {
-		if a == "--"+name || a == "-"+name || strings.HasPrefix(a, "--"+name+"=") || strings.HasPrefix(a, "-"+name+"=") {
-			return true
-		}
-	}
-	return false
-}
-
 func envHas(environ []string, key string) bool {
 	for _, kv := range environ {
 		if k, v, _ := strings.Cut(kv, "="); k == key && v != "" {
@@ -303,45 +276,4 @@ func envHas(environ []string, key string) bool {
 		}
 	}
 	return false
-}
-
-// resetPeakRSS restarts the kernel's peak-RSS count (VmHWM), so that the
-// seeding does not count (Linux; without it the whole run's peak is shown).
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// peakRSS is VmHWM in bytes, the peak since resetPeakRSS.
-func peakRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// cpuProfile starts a CPU profile written to path (none when path is
-// empty) and returns the function that ends it.
-func cpuProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }

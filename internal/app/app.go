@@ -105,7 +105,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if a.Config.SMTPURL == "" {
 		a.Log.Info("no SMTP server configured: outgoing mail is kept in the outbox (GET /api/v1/outbox)")
 	}
-	a.Log.Info("herald is serving", "version", herald.Version, "listen", ln.Addr().String(), "base_url", a.Config.BaseURL, "database", a.DB.Dialect())
+	a.Log.Info("herald is serving", "version", herald.Version, "listen", ln.Addr().String(), "base_url", a.Config.BaseURL,
+		"database", DatabaseLocation(a.Config.DatabaseURL), "mail", MailDestination(a.Config.SMTPURL))
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -1,0 +1,86 @@
+package main
+
+// herald import mailchimp.
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/mcsync"
+	"github.com/heraldhq/herald/internal/sqlstore"
+)
+
+const importMailchimpHelp = `Imports Mailchimp audience exports (the zip, or its subscribed, unsubscribed
+and cleaned CSV files) into the list --list names. --group (repeatable) also
+subscribes the members of an interest group (a column of the export) to
+another list: --group "Column=Group:slug".`
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ", ") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func importMailchimpCommand(fs *flag.FlagSet) func(c *cli, args []string) error {
+	list := fs.String("list", "", "the `slug` of the list to import into (required)")
+	var groups stringList
+	fs.Var(&groups, "group", "`Column=Group:slug`: also subscribe that interest group's members to list slug (repeatable)")
+	return func(c *cli, files []string) error {
+		if *list == "" {
+			return usagef("needs --list SLUG")
+		}
+		if err := positional(files, 1, true, "the FILE(s) to import"); err != nil {
+			return err
+		}
+		opt := mcsync.ImportOptions{List: *list}
+		for _, g := range groups {
+			gm, err := mcsync.ParseGroupMap(g)
+			if err != nil {
+				return usagef("--group %q: %v", g, plain(err))
+			}
+			opt.Groups = append(opt.Groups, gm)
+		}
+		return c.withDB(func(cfg *config.Config, db *sqlstore.DB) error {
+			start := time.Now()
+			tty := isTerminal(c.stderr)
+			if tty {
+				opt.Progress = progressBar(c.stderr, start)
+			}
+			res, err := mcsync.Import(c.ctx, db, files, opt)
+			if tty {
+				fmt.Fprintln(c.stderr)
+			}
+			if res != nil {
+				for i, n := range res.Notices {
+					if i == 100 {
+						fmt.Fprintf(c.stderr, "… and %d more\n", res.NoticesTotal-100)
+						break
+					}
+					fmt.Fprintln(c.stderr, n.String())
+				}
+				printImport(c.stdout, res)
+			}
+			if herald.ErrorCode(err) == herald.ENOTFOUND {
+				return fmt.Errorf("list %q: %s", opt.List, herald.ErrorMessage(err))
+			}
+			return plain(err)
+		})
+	}
+}
+
+func printImport(w io.Writer, res *mcsync.ImportResult) {
+	rate := float64(res.Rows+res.Skipped) / max(res.Seconds, 0.001)
+	fmt.Fprintf(w, "Imported %s (%d file(s)) in %.1f s, %s rows/s:\n", strings.Join(res.Files, ", "), len(res.Files), res.Seconds, group(int64(rate)))
+	for _, kv := range []struct {
+		k string
+		v int
+	}{{"added", res.Added}, {"updated", res.Updated}, {"unchanged", res.Unchanged}, {"unsubscribed", res.Unsubscribed},
+		{"suppressed", res.Suppressed}, {"skipped (malformed)", res.Skipped}, {"refused (not applied)", res.Refused}} {
+		fmt.Fprintf(w, "  %-22s %s\n", kv.k, group(int64(kv.v)))
+	}
+}
