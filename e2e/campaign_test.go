@@ -295,7 +295,7 @@ func TestCampaignKill9Resumes(t *testing.T) {
 	env := append(os.Environ(), "HERALD_DATABASE_URL="+dbURL, "HERALD_LISTEN="+httpAddr, "HERALD_SMTP_URL="+smtpSrv.URL(),
 		"HERALD_POSTAL_ADDRESS=1 Planet Square", "HERALD_SEND_RATE=1000", "HERALD_FROM=Planet <news@planet.example>")
 	var tok strings.Builder
-	tc := exec.Command(bin, "token", "create", "kill")
+	tc := exec.Command(bin, "token", "create", "kill", "--create") // a new database
 	tc.Env, tc.Stdout = env, &tok
 	if err := tc.Run(); err != nil {
 		t.Fatal(err)

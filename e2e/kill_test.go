@@ -54,7 +54,7 @@ func TestKill9KeepsConfirmationMail(t *testing.T) {
 		"HERALD_SIGNUP_LIMIT=0",
 	)
 	var tok bytes.Buffer
-	tc := exec.Command(bin, "token", "create", "kill-test")
+	tc := exec.Command(bin, "token", "create", "kill-test", "--create") // a new database
 	tc.Env, tc.Stdout = env, &tok
 	if err := tc.Run(); err != nil {
 		t.Fatal(err)

@@ -143,7 +143,7 @@ func TestMailchimpBinary(t *testing.T) {
 		"HERALD_LISTEN="+addr,
 		"HERALD_SIGNUP_LIMIT=0",
 	)}
-	tok, _ := h.run("token", "create", "mailchimp-kill-test")
+	tok, _ := h.run("token", "create", "mailchimp-kill-test", "--create") // a new database
 	h.token = strings.TrimSpace(tok)
 
 	t.Run("kill9", func(t *testing.T) {

@@ -17,7 +17,7 @@ cp -r "$sink_src" "$work/sink" && chmod -R u+w "$work/sink"
 "$work/smtpsink" -addr 127.0.0.1:2599 -delay 50ms >"$work/sink.log" 2>&1 &
 export HERALD_DATABASE_URL=${HERALD_DATABASE_URL:-sqlite:$work/herald.db}
 export HERALD_LISTEN=127.0.0.1:8599 HERALD_SMTP_URL=smtp://127.0.0.1:2599 HERALD_SIGNUP_LIMIT=0
-tok=$("$work/herald" token create bench 2>/dev/null)
+tok=$("$work/herald" token create bench --create 2>/dev/null)
 "$work/herald" serve >"$work/herald.log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do curl -fs http://$HERALD_LISTEN/healthz >/dev/null && break; sleep 0.1; done
