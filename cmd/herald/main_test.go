@@ -215,6 +215,16 @@ func TestCommandsRefuseANewDatabase(t *testing.T) {
 		t.Fatalf("token list shows the token itself: %s", r)
 	}
 
+	// Help on an existing database makes no token named --help or -h.
+	for _, h := range []string{"--help", "-h"} {
+		if r = runCLI(t, env, "token", "create", h); r.code != 0 || !strings.HasPrefix(r.stdout, "Usage:") {
+			t.Fatalf("token create %s: %s", h, r)
+		}
+	}
+	if r = runCLI(t, env, "token", "list"); len(lines(r.stdout)) != 2 {
+		t.Fatalf("after token create --help: want the header and one token, got %s", r)
+	}
+
 	// A failed import names its error in one line, not the whole usage.
 	r = runCLI(t, env, "import", "mailchimp", "--list", "nosuch", csv)
 	if r.code != 1 || len(lines(r.stderr)) != 2 || !strings.Contains(lines(r.stderr)[1], `"nosuch"`) {

@@ -5,6 +5,7 @@ package web
 
 import (
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,9 +98,10 @@ func (a *authThrottle) fail(ip string, now time.Time) int {
 // before its token is even looked at.
 func (s *Server) authenticate(r *http.Request) (*sqlstore.APIToken, time.Duration, error) {
 	ip := clientIP(r)
-	ok, wait, refused := s.authFails.check(ip, time.Now())
+	key := throttleKey(ip)
+	ok, wait, refused := s.authFails.check(key, time.Now())
 	if refused > 0 {
-		s.Log.Warn("API authentication throttled", "ip", ip, "refused", refused, "retry_after", wait.Round(time.Second).String())
+		s.Log.Warn("API authentication throttled", "ip", key, "refused", refused, "retry_after", wait.Round(time.Second).String())
 	}
 	if !ok {
 		secs := int(wait.Seconds()) + 1
@@ -112,7 +114,7 @@ func (s *Server) authenticate(r *http.Request) (*sqlstore.APIToken, time.Duratio
 	}
 	t, err := s.DB.UseAPIToken(r.Context(), strings.TrimSpace(tok))
 	if herald.ErrorCode(err) == herald.EUNAUTHORIZED {
-		left := s.authFails.fail(ip, time.Now())
+		left := s.authFails.fail(key, time.Now())
 		s.Log.Warn("API authentication failed: unknown or revoked token", "ip", ip, "method", r.Method, "path", r.URL.Path,
 			"user_agent", r.UserAgent(), "attempts_left", left)
 	}
@@ -161,4 +163,15 @@ func (s *Server) apiRevokeToken(w http.ResponseWriter, r *http.Request) error {
 	s.Log.Info("API token revoked", "id", t.ID, "name", t.Name, "ip", clientIP(r))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// throttleKey is the address failures are counted against: an IPv4
+// address, or the /64 network of an IPv6 one (one subscriber line usually
+// holds a whole /64, so counting single IPv6 addresses would not throttle).
+func throttleKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
 }

@@ -44,7 +44,7 @@ func (l *lockedBuffer) String() string {
 func TestAuthFailuresThrottled(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.Open(t, storetest.URLs(t)["sqlite"])
-	cfg, _, err := config.Load("serve", []string{"--auth-fail-limit", "5/min", "--trusted-proxies", "127.0.0.1/32"}, nil)
+	cfg, _, err := config.Load("serve", []string{"--auth-fail-limit", "5/hour", "--trusted-proxies", "127.0.0.1/32"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,13 +80,14 @@ func TestAuthFailuresThrottled(t *testing.T) {
 			retry = res.Header.Get("Retry-After")
 		}
 	}
-	// 5 a minute: the first 5 are checked, then one more per 12 s elapsed.
-	allowed := 5 + int(time.Since(start)/(12*time.Second)) + 1
+	// 5 an hour: the first 5 are checked, then one more per 12 minutes
+	// elapsed (none, unless the machine stalls).
+	allowed := 5 + int(time.Since(start)/(12*time.Minute)) + 1
 	if counts[401] < 5 || counts[401] > allowed || counts[429] != 2000-counts[401] {
 		t.Fatalf("2,000 wrong tokens: %v, want at most %d × 401 and the rest 429", counts, allowed)
 	}
-	if n, err := strconv.Atoi(retry); err != nil || n < 1 || n > 12 {
-		t.Errorf("Retry-After %q, want 1–12 seconds", retry)
+	if n, err := strconv.Atoi(retry); err != nil || n < 1 || n > 720 {
+		t.Errorf("Retry-After %q, want 1–720 seconds", retry)
 	}
 	if res := call(attacker, good); res.StatusCode != 429 {
 		t.Errorf("a valid token from the throttled address: %d, want 429", res.StatusCode)
@@ -96,6 +97,18 @@ func TestAuthFailuresThrottled(t *testing.T) {
 	}
 	if res := call("198.51.100.9", "hrld_wrong"); res.StatusCode != 401 {
 		t.Errorf("a wrong token from another address: %d, want 401", res.StatusCode)
+	}
+	// IPv6: the addresses of one /64 share one allowance.
+	for i := range 5 {
+		if res := call("2001:db8:1:2::"+strconv.Itoa(i+1), "hrld_wrong"); res.StatusCode != 401 {
+			t.Fatalf("wrong token %d from 2001:db8:1:2::/64: %d, want 401", i+1, res.StatusCode)
+		}
+	}
+	if res := call("2001:db8:1:2:ffff::9", "hrld_wrong"); res.StatusCode != 429 {
+		t.Errorf("a sixth wrong token from another address of the same /64: %d, want 429", res.StatusCode)
+	}
+	if res := call("2001:db8:1:3::1", good); res.StatusCode != 200 {
+		t.Errorf("a valid token from the next /64: %d, want 200", res.StatusCode)
 	}
 
 	out := logs.String()
