@@ -203,8 +203,8 @@ const overviewTail = `
 Every command takes -h or --help for its own usage; ` + "`herald help COMMAND`" + ` shows the same.
 Commands that use the database take the settings flags below and open
 ./herald-data/herald.db of the current directory unless HERALD_DATABASE_URL
-or --database-url says otherwise; all but serve and migrate refuse to create
-a new database unless given --create.
+or --database-url says otherwise. Those marked [--create] refuse to create a
+new database unless given it; serve and migrate create one and say so.
 `
 
 // usageLine is `herald NAME ARGS [own flags]`.
