@@ -52,8 +52,22 @@ func classify(e *SendError, cfg *SMTPConfig) (cause, fix string) {
 	)
 	switch {
 	case errors.As(err, &hostErr):
-		return CauseCertificate, fmt.Sprintf("the relay's certificate is not valid for %q (%v): connect with a host name the certificate names, "+
-			"or add tls_skip_verify=true to HERALD_SMTP_URL to encrypt without verifying", cfg.Host, hostErr.Error())
+		names := "none"
+		if c := hostErr.Certificate; c != nil {
+			ns := append([]string{}, c.DNSNames...)
+			for _, ip := range c.IPAddresses {
+				ns = append(ns, ip.String())
+			}
+			if len(ns) == 0 && c.Subject.CommonName != "" {
+				ns = append(ns, c.Subject.CommonName)
+			}
+			if len(ns) > 0 {
+				names = strings.Join(ns, ", ")
+			}
+		}
+		return CauseCertificate, fmt.Sprintf("the relay's certificate is not valid for %q, which HERALD_SMTP_URL names (it is for: %s): "+
+			"put a name the certificate carries in HERALD_SMTP_URL (with tls_ca=/path/to/cert.pem if it is self-signed), "+
+			"or add tls_skip_verify=true to encrypt without verifying", cfg.Host, names)
 	case errors.As(err, &unknownCA):
 		return CauseCertificate, "the relay's certificate is signed by an authority this machine does not trust (a self-signed certificate, such as Debian's Postfix default): " +
 			"add tls_ca=/path/to/cert.pem (the relay's certificate or its CA, e.g. /etc/ssl/certs/ssl-cert-snakeoil.pem for Debian's Postfix on this host) to HERALD_SMTP_URL, " +

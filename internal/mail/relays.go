@@ -32,6 +32,19 @@ type RelayError struct {
 	Fix     string `json:"fix"`
 }
 
+// RelayErrorOf explains err: its cause and fix when it is a failure to set
+// up a connection to the relay (see Diagnosis), its text in any case.
+func RelayErrorOf(err error) *RelayError {
+	if err == nil {
+		return nil
+	}
+	var se *SendError
+	if errors.As(err, &se) {
+		return &RelayError{Cause: se.Cause, Message: se.error(), Fix: se.Fix}
+	}
+	return &RelayError{Message: err.Error()}
+}
+
 // StatusReporter is a transport that can say how its relays are doing.
 type StatusReporter interface {
 	Relays() []RelayState
@@ -66,7 +79,7 @@ func (t *SMTPTransport) state() RelayState {
 	h := &t.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := RelayState{URL: t.cfg.Name(), State: "unknown", TLS: t.cfg.tlsMode()}
+	s := RelayState{URL: t.cfg.Name(), State: "unknown", TLS: t.cfg.TLSMode()}
 	if !h.okAt.IsZero() {
 		at := h.okAt.UTC()
 		s.LastOKAt, s.State = &at, "ok"
@@ -76,13 +89,15 @@ func (t *SMTPTransport) state() RelayState {
 		s.LastErrorAt = &at
 		if h.errAt.After(h.okAt) {
 			s.State = "failing"
-			s.Error = &RelayError{Cause: h.lastErr.Cause, Message: h.lastErr.error(), Fix: h.lastErr.Fix}
+			s.Error = RelayErrorOf(h.lastErr)
 		}
 	}
 	return s
 }
 
-func (cfg *SMTPConfig) tlsMode() string {
+// TLSMode is the tls option in effect: implicit, none, starttls
+// (required) or auto (STARTTLS when offered).
+func (cfg *SMTPConfig) TLSMode() string {
 	switch {
 	case cfg.ImplicitTLS:
 		return "implicit"
@@ -231,8 +246,8 @@ func (f *Failover) settle(i int, failed map[int]error) {
 	f.switchCount.Add(1)
 	to := f.relays[i].cfg.Name()
 	if err, ok := failed[old]; ok {
-		cause, fix := Diagnosis(err)
-		f.log.Warn("mail: SMTP relay failing: switched to the next one", "from", f.relays[old].cfg.Name(), "to", to, "cause", cause, "err", err, "fix", fix)
+		why := RelayErrorOf(err)
+		f.log.Warn("mail: SMTP relay failing: switched to the next one", "from", f.relays[old].cfg.Name(), "to", to, "cause", why.Cause, "err", why.Message, "fix", why.Fix)
 		return
 	}
 	f.log.Info("mail: the first SMTP relay works again: switched back to it", "from", f.relays[old].cfg.Name(), "to", to)

@@ -37,6 +37,10 @@ type Server struct {
 	// Mailchimp is the Mailchimp integration (api_mailchimp.go); New
 	// makes one, and the app registers its job handlers.
 	Mailchimp *mcsync.Service
+	// RelayStatus, when set, reports outgoing mail's state for
+	// GET /api/v1/relay (the app sets it: the transport and the sender
+	// know it, the web server does not).
+	RelayStatus func() any
 
 	signupLimiter *limiter
 	pages         *pages
@@ -51,6 +55,7 @@ func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Lo
 	s.pages = loadPages()
 	mux := http.NewServeMux()
 	s.publicRoutes(mux)
+	s.relayRoutes(mux) // api_relay.go
 	s.apiRoutes(mux)
 	s.handler = s.middleware(mux)
 	return s
