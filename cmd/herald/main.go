@@ -45,6 +45,7 @@ Usage:
   herald help                       show this help and the settings
   herald dkim keygen --selector S --domain D [--algo rsa|ed25519]   make a DKIM key, print its DNS record
   herald bench send --subscribers N [--smtp-url URL] [--dkim rsa]   time a campaign into an SMTP sink
+  herald smtp test [--to ADDRESS]   check HERALD_SMTP_URL step by step (connect, TLS, AUTH, one message)
 
 Settings (flags override HERALD_* environment variables, which override the config file):
 `
@@ -61,6 +62,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return dkimCommand(ctx, rest, environ, stdout, stderr) // dkim.go
 	case cmd == "bench" && len(rest) > 0 && rest[0] == "send":
 		return benchSend(ctx, rest[1:], environ, stdout, stderr) // bench_send.go
+	case cmd == "smtp":
+		return smtpCommand(ctx, rest, environ, stdout, stderr) // smtp.go
 	}
 	switch cmd {
 	case "version", "--version", "-version":

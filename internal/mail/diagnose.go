@@ -43,7 +43,7 @@ func classify(e *SendError, cfg *SMTPConfig) (cause, fix string) {
 	err := e.Err
 	addr := cfg.Name()
 	var (
-		unknownCA *x509.UnknownAuthorityError
+		unknownCA x509.UnknownAuthorityError
 		hostErr   x509.HostnameError
 		invalid   x509.CertificateInvalidError
 		verr      *tls.CertificateVerificationError
