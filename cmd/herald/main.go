@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -18,6 +17,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/logging"
 )
 
 func main() {
@@ -132,7 +132,7 @@ func loadConfig(name string, args, environ []string, stderr io.Writer) (*config.
 }
 
 func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err

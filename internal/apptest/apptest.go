@@ -30,8 +30,9 @@ import (
 // Options configure an instance; zero values give the embedded defaults
 // on a fresh SQLite file.
 type Options struct {
-	DatabaseURL string   // default: a fresh SQLite file
-	Args        []string // extra flags, e.g. "--smtp-url", "smtp://127.0.0.1:2525"
+	DatabaseURL string       // default: a fresh SQLite file
+	Args        []string     // extra flags, e.g. "--smtp-url", "smtp://127.0.0.1:2525"
+	Log         *slog.Logger // default: discarded (warnings in the test log with -v)
 }
 
 // Instance is a running Herald.
@@ -63,6 +64,9 @@ func Start(tb testing.TB, o Options) *Instance {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if o.Log != nil {
+		log = o.Log
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, log)

@@ -93,7 +93,9 @@ type ctxKey int
 const clientIPKey ctxKey = 0
 
 func (s *Server) middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w0 http.ResponseWriter, r *http.Request) {
+		w, r, done := s.beginRequest(w0, r) // requestlog.go
+		defer func() { done(r) }()
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
@@ -102,7 +104,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.Log.Error("panic serving request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.Log.ErrorContext(r.Context(), "panic serving request", "route", r.Pattern, "panic", v, "stack", string(debug.Stack()))
 				s.error(w, r, herald.Errorf(herald.EINTERNAL, "panic"))
 			}
 		}()
@@ -186,7 +188,7 @@ func status(code string) int {
 // logIfInternal logs errors that are ours, not the client's.
 func (s *Server) logIfInternal(r *http.Request, err error) {
 	if herald.ErrorCode(err) == herald.EINTERNAL && !errors.Is(err, context.Canceled) {
-		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "err", err)
 	}
 }
 
