@@ -250,8 +250,20 @@ func StartSMTP(tb testing.TB) *SMTPServer {
 // StartSMTPAt starts an SMTP server on a given address until the test ends.
 func StartSMTPAt(tb testing.TB, addr string) *SMTPServer {
 	tb.Helper()
+	return startSMTP(tb, addr, false)
+}
+
+// StartSMTPUTF8 starts an SMTP server that offers SMTPUTF8 (RFC 6531).
+func StartSMTPUTF8(tb testing.TB) *SMTPServer {
+	tb.Helper()
+	return startSMTP(tb, "127.0.0.1:0", true)
+}
+
+func startSMTP(tb testing.TB, addr string, smtputf8 bool) *SMTPServer {
+	tb.Helper()
 	s := &SMTPServer{}
 	s.srv = smtp.NewServer(s)
+	s.srv.EnableSMTPUTF8 = smtputf8
 	s.srv.Domain = "localhost"
 	s.srv.AllowInsecureAuth = true
 	s.srv.ReadTimeout = 10 * time.Second
