@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/apptest"
+	"github.com/heraldhq/herald/internal/logging"
 )
 
 // Debian's Postfix, as a new operator meets it: its default certificate
@@ -276,7 +278,9 @@ func TestCampaignThroughPostfix(t *testing.T) {
 	}
 	for n, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := apptest.Start(t, apptest.Options{Args: []string{"--smtp-url", tt.url, "--from", "The Daily Planet <news@planet.example>"}})
+			logs := &lockedBuffer{}
+			in := apptest.Start(t, apptest.Options{Log: logging.New(logs, "text", slog.LevelWarn),
+				Args: []string{"--smtp-url", tt.url, "--from", "The Daily Planet <news@planet.example>"}})
 			in.MustAPI(t, 201, "POST", "/lists", map[string]any{"slug": "daily", "name": "The Daily Briefing"}, nil)
 			var rcpts []string
 			for i := range 5 {
@@ -335,6 +339,10 @@ func TestCampaignThroughPostfix(t *testing.T) {
 			}
 			if len(st.Relays) != 1 || st.Relays[0].State != "failing" {
 				t.Errorf("relays = %+v", st.Relays)
+			}
+			// The log says the same: the cause and the fix, not "unreachable".
+			if l := logs.String(); !strings.Contains(l, "sending paused") || !strings.Contains(l, "cause=certificate") || !strings.Contains(l, "fix=") {
+				t.Errorf("log:\n%s", l)
 			}
 			c = getCampaign(t, in, c.ID)
 			if c.Status != "running" || c.Stats.Sent != 0 || c.Stats.Failed != 0 {
