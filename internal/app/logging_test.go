@@ -148,3 +148,32 @@ func TestLogsKeepReadersAddressesOut(t *testing.T) {
 type smtpError struct{ s string }
 
 func (e *smtpError) Error() string { return e.s }
+
+// TestRequestIDFromTrustedProxy: a trusted proxy's X-Request-Id is kept
+// (so both logs can be joined) when it is a plain token; anything else
+// is replaced.
+func TestRequestIDFromTrustedProxy(t *testing.T) {
+	var logBuf syncBuffer
+	in := apptest.Start(t, apptest.Options{Log: logging.New(&logBuf, "json", nil), Args: []string{"--trusted-proxies", "127.0.0.0/8"}})
+	for sent, keep := range map[string]bool{
+		"3f2c9a6e-proxy_id.1":         true,
+		"bad id level=ERROR msg=fake": false,
+		strings.Repeat("x", 65):       false,
+	} {
+		req, _ := http.NewRequest("GET", in.URL+"/subscribe", nil)
+		req.Header.Set("X-Request-Id", sent)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		got := res.Header.Get("X-Request-Id")
+		if (got == sent) != keep || got == "" {
+			t.Errorf("sent X-Request-Id %q, got %q (keep=%v)", sent, got, keep)
+		}
+	}
+	in.Stop()
+	if !strings.Contains(logBuf.String(), `"request_id":"3f2c9a6e-proxy_id.1"`) || strings.Contains(logBuf.String(), "fake") {
+		t.Errorf("log:\n%s", logBuf.String())
+	}
+}
