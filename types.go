@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -182,9 +183,14 @@ type SignupRequest struct {
 const MaxEmailLength = 254
 
 // NormalizeEmail validates an address and returns it trimmed, plus the key
-// under which it is unique (lower-cased). It accepts only a bare addr-spec
-// in printable ASCII, as internal/mail can send it: no display name, no
-// comments, no CR/LF, no internationalised addresses.
+// under which it is unique (lower-cased). It accepts only a bare addr-spec,
+// as internal/mail can send it: no display name, no comments, no CR/LF.
+// Internationalised addresses (RFC 6531: letters, digits and marks beyond
+// ASCII, as in jürgen@bücher.example) are accepted; they are delivered
+// through a relay that offers SMTPUTF8, and fail with that reason through
+// one that does not. Invisible, spacing and control characters are not.
+// Domains are not IDNA-normalised: bücher.example and
+// xn--bcher-kva.example are different keys.
 func NormalizeEmail(s string) (addr, key string, err error) {
 	s = strings.TrimSpace(s)
 	bad := FieldError("email", "Please enter a valid email address.")
@@ -199,14 +205,16 @@ func NormalizeEmail(s string) (addr, key string, err error) {
 	if !strings.Contains(domain, ".") && domain != "localhost" || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
 		return "", "", bad
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c == ':' {
+	for i, r := range s {
+		switch {
+		case r < 0x21 || r == ':' || r == 0x7f:
 			return "", "", bad
-		} else if c > 0x7e {
-			// Mail goes out without SMTPUTF8 (internal/mail refuses such
-			// addresses), so an address we could never write to is refused
-			// here, with a reason, rather than accepted and lost.
-			return "", "", FieldError("email", "Please enter a valid email address. Addresses with accented or non-Latin letters are not supported yet.")
+		case r >= 0x80 && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r):
+			// Look-alike punctuation (＠), spaces, invisible and
+			// direction-changing characters, a decoder's U+FFFD.
+			return "", "", bad
+		case r >= 0x80 && i == 0 && unicode.IsMark(r):
+			return "", "", bad
 		}
 	}
 	a, perr := mail.ParseAddress(s)

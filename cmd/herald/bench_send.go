@@ -159,12 +159,13 @@ func benchSend(cl *cli, o benchSendOptions) error {
 		return err
 	}
 
-	sc, err := mail.ParseSMTPURL(cfg.SMTPURL)
-	if err != nil {
-		return err
+	// The relay(s) as serve would use them: options and failover included.
+	relays := make([]mail.SMTPConfig, len(cfg.SMTPRelays))
+	for i, sc := range cfg.SMTPRelays {
+		sc.PoolSize = cfg.SendConcurrency
+		relays[i] = sc
 	}
-	sc.PoolSize = cfg.SendConcurrency
-	tr := mail.NewSMTP(sc)
+	tr := mail.NewTransport(relays, log)
 	defer tr.Close()
 	scfg := sender.ConfigFrom(cfg, token.NewSigner(secret))
 	e := &sender.Engine{DB: db, Transport: tr, Config: scfg, Log: log, Concurrency: cfg.SendConcurrency, Rate: cfg.SendRate,

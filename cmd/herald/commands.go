@@ -42,6 +42,8 @@ func init() {
 			help: benchSendHelp, settings: true, setup: benchSendCommand}, // bench_send.go
 		{name: "bench import-mailchimp", summary: "time the import of a generated Mailchimp export (rows/s, CPU, memory)",
 			help: benchImportHelp, settings: true, setup: benchImportCommand}, // bench_import.go
+		{name: "smtp test", summary: "check HERALD_SMTP_URL relay by relay: connect, EHLO, TLS, AUTH and, with --to, one message",
+			help: smtpTestHelp, settings: true, setup: smtpTestCommand}, // smtp.go
 		{name: "version", summary: "print the version", setup: versionCommand},
 		{name: "help", args: "[COMMAND]", summary: "show this overview and the settings, or one command's usage (as COMMAND --help does)",
 			setup: helpCommand},

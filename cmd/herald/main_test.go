@@ -304,7 +304,7 @@ func TestServeSaysWhatItUses(t *testing.T) {
 		mail string
 	}{
 		{"outbox", nil, "mail=\"outbox"},
-		{"relay", []string{"--smtp-url", "smtp://mailer:hunter2@127.0.0.1:2525"}, "mail=smtp://mailer@127.0.0.1:2525"},
+		{"relay", []string{"--smtp-url", "smtp://mailer:hunter2@127.0.0.1:2525"}, "mail=smtp://127.0.0.1:2525"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env, path := newDir(t)

@@ -5,10 +5,10 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 
 	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/internal/logging"
 )
 
 // serveCommand runs Herald. A newcomer's first `herald serve` creates the
@@ -22,7 +22,7 @@ func serveCommand(fs *flag.FlagSet) func(c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+		log := logging.New(c.stderr, cfg.LogFormat, cfg.LogLevel)
 		loc := app.DatabaseLocation(cfg.DatabaseURL)
 		exists, err := databaseExists(c.ctx, cfg.DatabaseURL)
 		if err != nil {

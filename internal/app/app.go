@@ -73,16 +73,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, err
 	}
-	if cfg.SMTPURL == "" {
+	if len(cfg.SMTPRelays) == 0 {
 		a.Transport = mail.NewOutbox(db)
 	} else {
-		sc, err := mail.ParseSMTPURL(cfg.SMTPURL)
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("invalid HERALD_SMTP_URL: %w", err)
+		relays := make([]mail.SMTPConfig, len(cfg.SMTPRelays))
+		for i, sc := range cfg.SMTPRelays {
+			sc.PoolSize = cfg.SendConcurrency
+			relays[i] = sc
 		}
-		sc.PoolSize = cfg.SendConcurrency
-		a.Transport = mail.NewSMTP(sc)
+		a.Transport = mail.NewTransport(relays, log)
 	}
 	a.Worker = &queue.Worker{DB: db, Log: log, Concurrency: cfg.JobWorkers}
 	signers := &sender.Signers{DB: db}
@@ -93,6 +92,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Retries: cfg.SendRetries, RetryBackoff: cfg.SendRetryBackoff}
 	a.Worker.Handle(sqlstore.JobCampaignTest, a.Sender.SendTest)
 	a.Web = web.New(db, cfg, a.Tokens, log)
+	a.Web.RelayStatus = a.RelayStatus
 	// Mailchimp sync jobs (mcsync): the web server owns the service, which
 	// also applies webhooks and checks connections.
 	a.Web.Mailchimp.Register(a.Worker)
@@ -102,8 +102,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 // Run serves HTTP on ln and runs the background workers until ctx is
 // cancelled, then shuts down gracefully: in-flight requests and jobs finish.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
-	if a.Config.SMTPURL == "" {
+	if len(a.Config.SMTPRelays) == 0 {
 		a.Log.Info("no SMTP server configured: outgoing mail is kept in the outbox (GET /api/v1/outbox)")
+	} else {
+		for i, r := range a.Config.SMTPRelays {
+			a.Log.Info("SMTP relay", "n", i+1, "url", r.Name(), "tls", r.TLSMode(),
+				"tls_skip_verify", r.TLSSkipVerify, "tls_ca", r.TLSCAFile, "helo", r.HelloName)
+		}
 	}
 	a.Log.Info("herald is serving", "version", herald.Version, "listen", ln.Addr().String(), "base_url", a.Config.BaseURL,
 		"database", DatabaseLocation(a.Config.DatabaseURL), "mail", MailDestination(a.Config.SMTPURL))

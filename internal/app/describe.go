@@ -31,14 +31,21 @@ func DatabaseLocation(dbURL string) string {
 }
 
 // MailDestination says where outgoing mail goes, for the start-up log: the
-// SMTP relay(s) without passwords, or the built-in outbox.
+// SMTP relay(s) without their user information (a user name is often an
+// address, which the log redacts anyway), or the built-in outbox.
 func MailDestination(smtpURL string) string {
 	if strings.TrimSpace(smtpURL) == "" {
 		return "outbox (no SMTP relay set: mail is kept in the database, see GET /api/v1/outbox)"
 	}
 	var out []string
 	for _, u := range strings.Split(smtpURL, ",") {
-		out = append(out, redactURL(strings.TrimSpace(u)))
+		r, err := url.Parse(strings.TrimSpace(u))
+		if err != nil {
+			out = append(out, "(unparsable URL)")
+			continue
+		}
+		r.User = nil
+		out = append(out, r.String())
 	}
 	return strings.Join(out, ", ")
 }

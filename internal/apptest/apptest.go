@@ -30,8 +30,9 @@ import (
 // Options configure an instance; zero values give the embedded defaults
 // on a fresh SQLite file.
 type Options struct {
-	DatabaseURL string   // default: a fresh SQLite file
-	Args        []string // extra flags, e.g. "--smtp-url", "smtp://127.0.0.1:2525"
+	DatabaseURL string       // default: a fresh SQLite file
+	Args        []string     // extra flags, e.g. "--smtp-url", "smtp://127.0.0.1:2525"
+	Log         *slog.Logger // default: discarded (warnings in the test log with -v)
 }
 
 // Instance is a running Herald.
@@ -63,6 +64,9 @@ func Start(tb testing.TB, o Options) *Instance {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if o.Log != nil {
+		log = o.Log
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, log)
@@ -246,8 +250,20 @@ func StartSMTP(tb testing.TB) *SMTPServer {
 // StartSMTPAt starts an SMTP server on a given address until the test ends.
 func StartSMTPAt(tb testing.TB, addr string) *SMTPServer {
 	tb.Helper()
+	return startSMTP(tb, addr, false)
+}
+
+// StartSMTPUTF8 starts an SMTP server that offers SMTPUTF8 (RFC 6531).
+func StartSMTPUTF8(tb testing.TB) *SMTPServer {
+	tb.Helper()
+	return startSMTP(tb, "127.0.0.1:0", true)
+}
+
+func startSMTP(tb testing.TB, addr string, smtputf8 bool) *SMTPServer {
+	tb.Helper()
 	s := &SMTPServer{}
 	s.srv = smtp.NewServer(s)
+	s.srv.EnableSMTPUTF8 = smtputf8
 	s.srv.Domain = "localhost"
 	s.srv.AllowInsecureAuth = true
 	s.srv.ReadTimeout = 10 * time.Second

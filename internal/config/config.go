@@ -25,14 +25,20 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	heraldmail "github.com/heraldhq/herald/internal/mail"
 )
 
 // Config is Herald's validated configuration.
 type Config struct {
-	DatabaseURL     string
-	Listen          string
-	BaseURL         string // without trailing slash
-	SMTPURL         string
+	DatabaseURL string
+	Listen      string
+	BaseURL     string // without trailing slash
+	SMTPURL     string
+	// SMTPRelays are SMTPURL's relays, parsed and checked (options, CA
+	// files), the first preferred; HelloName is filled in with the
+	// default (mail.DefaultHelloName) where helo= is not given.
+	SMTPRelays      []heraldmail.SMTPConfig
 	From            mail.Address
 	PostalAddress   string
 	PublisherName   string
@@ -46,6 +52,7 @@ type Config struct {
 	Secret          string
 	CORSOrigins     []string
 	LogLevel        slog.Level
+	LogFormat       string // "text" or "json"
 	JobWorkers      int
 
 	// Campaign sending (internal/sender).
@@ -84,7 +91,7 @@ var Settings = []Setting{
 	{"HERALD_DATABASE_URL", "database-url", "sqlite:herald-data/herald.db", "sqlite:PATH (embedded) or postgres://…"},
 	{"HERALD_LISTEN", "listen", "127.0.0.1:8080", "HTTP listen address"},
 	{"HERALD_BASE_URL", "base-url", "", "public URL used in every link in mail and pages (default http:// + listen address)"},
-	{"HERALD_SMTP_URL", "smtp-url", "", "smtp://user:pass@host:port (STARTTLS when offered) or smtps://… (implicit TLS); empty = built-in outbox"},
+	{"HERALD_SMTP_URL", "smtp-url", "", "smtp://user:pass@host:port (STARTTLS when offered, verified) or smtps://… (implicit TLS); options ?tls=starttls|implicit|none&tls_skip_verify=true&tls_ca=PATH&helo=NAME&max_per_conn=N; several URLs comma-separated for failover; empty = built-in outbox"},
 	{"HERALD_FROM", "from", "Herald <newsletter@localhost>", "default sender for campaigns and system mail"},
 	{"HERALD_POSTAL_ADDRESS", "postal-address", "", "publisher's postal address, printed in every newsletter footer"},
 	{"HERALD_PUBLISHER_NAME", "publisher-name", "", "publisher's name on reader pages and in mail (default: HERALD_FROM's display name)"},
@@ -103,6 +110,7 @@ var Settings = []Setting{
 	{"HERALD_CORS_ORIGINS", "cors-origins", "*", "origins allowed to post the embedded signup form (comma-separated, * = any)"},
 	{"HERALD_JOB_WORKERS", "job-workers", "10", "background jobs run at once (system mail, sync calls)"},
 	{"HERALD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
+	{"HERALD_LOG_FORMAT", "log-format", "text", "text (key=value lines) or json (one JSON object per line)"},
 }
 
 // Load builds the configuration from arguments (flags of the subcommand)
@@ -259,17 +267,23 @@ func parse(v map[string]string) (*Config, error) {
 		return nil, bad("HERALD_BASE_URL", "%q must be an absolute http(s) URL without query", base)
 	}
 	c.BaseURL = base
-	if c.SMTPURL != "" {
-		su, err := url.Parse(c.SMTPURL)
-		if err != nil || (su.Scheme != "smtp" && su.Scheme != "smtps") || su.Hostname() == "" {
-			return nil, bad("HERALD_SMTP_URL", "use smtp://user:pass@host:port or smtps://user:pass@host:port")
-		}
-	}
 	from, err := mail.ParseAddress(v["HERALD_FROM"])
 	if err != nil || !strings.Contains(from.Address, "@") || strings.ContainsAny(v["HERALD_FROM"], "\r\n") {
 		return nil, bad("HERALD_FROM", "%q is not an address like `Daily News <newsletter@example.com>`", v["HERALD_FROM"])
 	}
 	c.From = *from
+	if c.SMTPURL != "" {
+		if c.SMTPRelays, err = heraldmail.ParseSMTPURLs(c.SMTPURL); err != nil {
+			return nil, bad("HERALD_SMTP_URL", "%s (the form is smtp://user:pass@host:port?option=value&…, see the README)", strings.TrimPrefix(err.Error(), "mail: invalid SMTP URL: "))
+		}
+		host, _ := os.Hostname()
+		helo := heraldmail.DefaultHelloName(host, c.From.Address)
+		for i := range c.SMTPRelays {
+			if c.SMTPRelays[i].HelloName == "" {
+				c.SMTPRelays[i].HelloName = helo
+			}
+		}
+	}
 	if c.PublisherName == "" {
 		c.PublisherName = from.Name
 	}
@@ -349,6 +363,11 @@ func parse(v map[string]string) (*Config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(strings.TrimSpace(v["HERALD_LOG_LEVEL"]))); err != nil {
 		return nil, bad("HERALD_LOG_LEVEL", "%q must be debug, info, warn or error", v["HERALD_LOG_LEVEL"])
+	}
+	switch c.LogFormat = strings.ToLower(strings.TrimSpace(v["HERALD_LOG_FORMAT"])); c.LogFormat {
+	case "text", "json":
+	default:
+		return nil, bad("HERALD_LOG_FORMAT", "%q must be text or json", v["HERALD_LOG_FORMAT"])
 	}
 	return c, nil
 }

@@ -16,6 +16,7 @@ import (
 	netmail "net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -348,17 +349,18 @@ func formatAddress(a netmail.Address) (string, error) {
 }
 
 // checkAddrSpec accepts the addresses a newsletter meets: dot-atom local part
-// and domain in printable ASCII. Quoted local parts, domain literals and
-// internationalised addresses (which would need SMTPUTF8 all the way) are
-// refused rather than half-supported.
+// and domain, in printable ASCII or — internationalised (RFC 6531/6532),
+// written as UTF-8 in the header and sent with SMTPUTF8 — letters, digits
+// and marks beyond it. Quoted local parts and domain literals are refused
+// rather than half-supported.
 func checkAddrSpec(addr string) error {
 	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 || at == len(addr)-1 || len(addr) > 254 {
+	if at <= 0 || at == len(addr)-1 || len(addr) > 254 || !utf8.ValidString(addr) {
 		return fmt.Errorf("%w: address %q", ErrInvalidHeader, addr)
 	}
-	for i := 0; i < len(addr); i++ {
-		c := addr[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),:;<>[\]`, c) >= 0 || (c == '@' && i != at) {
+	for i, r := range addr {
+		if r <= ' ' || r == 0x7f || (r < 0x80 && strings.IndexByte(`"(),:;<>[\]`, byte(r)) >= 0) || (r == '@' && i != at) ||
+			(r >= 0x80 && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)) {
 			return fmt.Errorf("%w: address %q", ErrInvalidHeader, addr)
 		}
 	}

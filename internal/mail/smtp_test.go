@@ -33,6 +33,8 @@ type received struct {
 	data []byte
 	tls  bool
 	user string
+	helo string // the client's EHLO name
+	utf8 bool   // MAIL FROM carried SMTPUTF8
 }
 
 // testBackend is a go-smtp backend that records what it receives. Its
@@ -116,6 +118,7 @@ type testSession struct {
 	user string
 	from string
 	to   []string
+	utf8 bool
 }
 
 func (s *testSession) AuthMechanisms() []string {
@@ -146,11 +149,12 @@ func (s *testSession) login(user, pass string) error {
 	return nil
 }
 
-func (s *testSession) Mail(from string, _ *smtp.MailOptions) error {
+func (s *testSession) Mail(from string, opts *smtp.MailOptions) error {
 	if s.be.user != "" && s.user == "" {
 		return smtp.ErrAuthRequired
 	}
 	s.from = from
+	s.utf8 = opts != nil && opts.UTF8
 	return nil
 }
 
@@ -183,11 +187,11 @@ func (s *testSession) Data(r io.Reader) error {
 	if s.be.discard {
 		return nil
 	}
-	s.be.msgs = append(s.be.msgs, received{from: s.from, to: s.to, data: data, tls: isTLS, user: s.user})
+	s.be.msgs = append(s.be.msgs, received{from: s.from, to: s.to, data: data, tls: isTLS, user: s.user, helo: s.conn.Hostname(), utf8: s.utf8})
 	return nil
 }
 
-func (s *testSession) Reset() { s.from, s.to = "", nil }
+func (s *testSession) Reset() { s.from, s.to, s.utf8 = "", nil, false }
 
 func (s *testSession) Logout() error { return nil }
 
@@ -216,6 +220,7 @@ type serverOpts struct {
 	allowInsecureAuth     bool
 	readTimeout           time.Duration
 	listenIP              string // default 127.0.0.1
+	smtputf8              bool   // offer SMTPUTF8
 }
 
 // startServer runs a go-smtp server for the test's lifetime and returns a
@@ -229,6 +234,7 @@ func startServer(t testing.TB, be *testBackend, o serverOpts) SMTPConfig {
 	s.MaxMessageBytes = 1 << 20
 	s.AllowInsecureAuth = o.allowInsecureAuth
 	s.ReadTimeout = o.readTimeout
+	s.EnableSMTPUTF8 = o.smtputf8
 	s.ErrorLog = log.New(io.Discard, "", 0)
 	ip := o.listenIP
 	if ip == "" {
@@ -739,7 +745,8 @@ func TestParseSMTPURL(t *testing.T) {
 		{raw: "smtp://relay.example.com:70000", wantErr: "bad port"},
 		{raw: "smtp://relay.example.com:x", wantErr: "invalid SMTP URL"},
 		{raw: "smtp://relay.example.com:", wantErr: "empty port"},
-		{raw: "smtp://relay.example.com?insecure_skip_verify=1", wantErr: "unexpected path, query"},
+		{raw: "smtp://relay.example.com?insecure_skip_verify=1", wantErr: `unknown option "insecure_skip_verify"`},
+		{raw: "smtp://relay.example.com/x", wantErr: "unexpected path"},
 		{raw: "smtp://u:secret@relay.example.com:x", wantErr: "invalid SMTP URL"},
 	}
 	for _, tt := range tests {

@@ -74,6 +74,13 @@ func (t *SMTPTransport) SendBatch(ctx context.Context, envs []Envelope, errs []e
 		fail(err)
 		return
 	}
+	if m := t.cfg.MaxPerConn; m > 0 && len(envs) > max(1, m-c.sent) {
+		// The rest go on the next connection, once this one is back in
+		// the pool (closed, as it has had its share) and its slot free.
+		n := max(1, m-c.sent)
+		defer t.SendBatch(ctx, envs[n:], errs[n:])
+		envs = envs[:n]
+	}
 	bdat := c.canBatch()
 	if !bdat && !c.canChain() {
 		t.put(c)
@@ -137,6 +144,7 @@ func (t *SMTPTransport) SendBatch(ctx context.Context, envs []Envelope, errs []e
 		}
 		todo, first = rest, false
 	}
+	c.sent += len(envs)
 	t.put(c)
 }
 
@@ -169,7 +177,7 @@ func (c *smtpConn) checkOne(e *Envelope, info *msgInfo) error {
 	}
 	if !isASCII(e.From) || !isASCII(e.To) {
 		if _, ok := c.ext["SMTPUTF8"]; !ok {
-			return &SendError{Command: "MAIL", Message: "non-ASCII envelope address but the server does not offer SMTPUTF8"}
+			return errNoSMTPUTF8()
 		}
 		info.smtputf8 = true
 	}

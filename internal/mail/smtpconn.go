@@ -34,6 +34,12 @@ type smtpConn struct {
 	wbuf []byte            // SendBatch's round, reused
 	ext  map[string]string // EHLO keywords (upper case) and their parameters
 	tls  bool
+	helo string // the name sent with EHLO
+	// sent counts the mail transactions begun on this connection, for
+	// MaxPerConn.
+	sent int
+	// trace, when set, hears each step of the set-up (herald smtp test).
+	trace func(step, detail string)
 
 	idleSince time.Time
 	// broken: the connection must not be used again.
@@ -54,14 +60,26 @@ type reply struct {
 }
 
 func (t *SMTPTransport) dial(ctx context.Context) (*smtpConn, error) {
+	c, err := t.dialTrace(ctx, nil)
+	t.noteDial(err)
+	return c, err
+}
+
+// dialTrace connects and sets the connection up, telling trace (if not
+// nil) what it finds at each step. A failure is a *SendError whose Cause
+// and Fix say why and what to change.
+func (t *SMTPTransport) dialTrace(ctx context.Context, trace func(step, detail string)) (*smtpConn, error) {
 	dctx, cancel := context.WithTimeout(ctx, t.cfg.DialTimeout)
 	defer cancel()
 	var d net.Dialer
 	raw, err := d.DialContext(dctx, "tcp", t.addr)
 	if err != nil {
-		return nil, &SendError{Command: "dial", Message: t.addr, Temporary: true, Err: ctxErr(ctx, err)}
+		se := &SendError{Command: "dial", Message: t.addr, Temporary: true, Err: ctxErr(ctx, err)}
+		diagnose(se, &t.cfg)
+		return nil, se
 	}
-	c := &smtpConn{t: t, raw: raw, conn: raw}
+	c := &smtpConn{t: t, raw: raw, conn: raw, trace: trace}
+	c.tracef("connect", "connected to %s (%s)", t.addr, raw.RemoteAddr())
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	err = c.setup(ctx, dctx)
 	if !stop() && err == nil {
@@ -77,10 +95,19 @@ func (t *SMTPTransport) dial(ctx context.Context) (*smtpConn, error) {
 		var se *SendError
 		if errors.As(err, &se) {
 			se.Temporary = true
+			if ctx.Err() == nil {
+				diagnose(se, &t.cfg)
+			}
 		}
 		return nil, err
 	}
 	return c, nil
+}
+
+func (c *smtpConn) tracef(step, format string, args ...any) {
+	if c.trace != nil {
+		c.trace(step, fmt.Sprintf(format, args...))
+	}
 }
 
 // ctxErr prefers the context's error, which says why a socket was closed
@@ -99,8 +126,12 @@ func ctxErr(ctx context.Context, err error) error {
 // setup runs the greeting, EHLO, STARTTLS and AUTH.
 func (c *smtpConn) setup(ctx, dctx context.Context) error {
 	cfg := &c.t.cfg
-	if strings.ContainsAny(cfg.HelloName, " \t\r\n\x00") {
-		return &SendError{Command: "EHLO", Message: fmt.Sprintf("invalid HelloName %q", cfg.HelloName)}
+	c.helo = cfg.HelloName
+	if c.helo == "" {
+		c.helo = addressLiteral(c.raw.LocalAddr())
+	}
+	if strings.ContainsAny(c.helo, " \t\r\n\x00") {
+		return &SendError{Command: "EHLO", Message: fmt.Sprintf("invalid HelloName %q", c.helo)}
 	}
 	if cfg.ImplicitTLS {
 		if err := c.startTLS(dctx); err != nil {
@@ -109,13 +140,21 @@ func (c *smtpConn) setup(ctx, dctx context.Context) error {
 	} else {
 		c.setIO()
 	}
-	if _, err := c.expect(ctx, "greeting", 220); err != nil {
+	r, err := c.expect(ctx, "greeting", 220)
+	if err != nil {
 		return err
 	}
+	c.tracef("greeting", "%d %s", r.code, strings.ReplaceAll(r.text, "\n", " "))
 	if err := c.hello(ctx); err != nil {
 		return err
 	}
-	if _, ok := c.ext["STARTTLS"]; ok && !c.tls {
+	_, offered := c.ext["STARTTLS"]
+	switch {
+	case c.tls || cfg.NoTLS:
+		if !c.tls {
+			c.tracef("tls", "not used (tls=none)")
+		}
+	case offered:
 		if err := c.cmd(ctx, "STARTTLS", 220, "STARTTLS"); err != nil {
 			return err
 		}
@@ -125,11 +164,35 @@ func (c *smtpConn) setup(ctx, dctx context.Context) error {
 		if err := c.hello(ctx); err != nil {
 			return err
 		}
+	case cfg.RequireTLS:
+		return &SendError{Command: "STARTTLS", Message: "tls=starttls, but the relay does not offer STARTTLS",
+			Cause: CauseTLSNotOffered, Fix: "enable STARTTLS on the relay; or, if it speaks TLS from the first byte (usually port 465), use smtps:// or tls=implicit; " +
+				"or, for a relay on this host or a network you trust, tls=none"}
+	default:
+		c.tracef("tls", "not offered by the relay: the connection stays unencrypted (tls=starttls would refuse it)")
 	}
 	if cfg.Username != "" || cfg.Password != "" {
-		return c.auth(ctx)
+		if err := c.auth(ctx); err != nil {
+			return err
+		}
+		c.tracef("auth", "accepted as %q", cfg.Username)
+	} else {
+		c.tracef("auth", "no credentials configured: none sent")
 	}
 	return nil
+}
+
+// addressLiteral is the EHLO argument for a host without a domain name
+// (RFC 5321 4.1.3): its address in brackets.
+func addressLiteral(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "[127.0.0.1]"
+	}
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		return "[" + ip4.String() + "]"
+	}
+	return "[IPv6:" + ta.IP.String() + "]"
 }
 
 func (c *smtpConn) setIO() {
@@ -144,31 +207,55 @@ func (c *smtpConn) startTLS(dctx context.Context) error {
 	}
 	c.conn, c.tls = tc, true
 	c.setIO()
+	if c.trace != nil {
+		st := tc.ConnectionState()
+		how := "certificate verified"
+		switch {
+		case c.t.tls.InsecureSkipVerify:
+			how = "certificate NOT verified (tls_skip_verify=true)"
+		case c.t.cfg.TLSCAFile != "":
+			how = "certificate verified against tls_ca=" + c.t.cfg.TLSCAFile
+		}
+		peer := ""
+		if len(st.PeerCertificates) > 0 {
+			pc := st.PeerCertificates[0]
+			peer = fmt.Sprintf("; certificate for %q issued by %q, valid until %s", pc.Subject.CommonName, pc.Issuer.CommonName, pc.NotAfter.UTC().Format("2006-01-02"))
+		}
+		mode := "STARTTLS"
+		if c.t.cfg.ImplicitTLS {
+			mode = "implicit TLS"
+		}
+		c.tracef("tls", "%s: %s, %s; %s%s", mode, tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), how, peer)
+	}
 	return nil
 }
 
 func (c *smtpConn) hello(ctx context.Context) error {
-	c.bw.WriteString("EHLO " + c.t.cfg.HelloName + "\r\n")
+	c.bw.WriteString("EHLO " + c.helo + "\r\n")
 	r, err := c.flushRead(ctx, "EHLO")
 	if err != nil {
 		return err
 	}
 	c.ext = map[string]string{}
 	if r.code == 250 {
+		var kws []string
 		for i, line := range strings.Split(r.text, "\n") {
 			if i == 0 {
 				continue // the server's greeting line
 			}
 			k, v, _ := strings.Cut(line, " ")
 			c.ext[strings.ToUpper(k)] = v
+			kws = append(kws, line)
 		}
+		c.tracef("ehlo", "EHLO %s accepted; the relay offers: %s", c.helo, strings.Join(kws, ", "))
 		return nil
 	}
 	if r.code != 500 && r.code != 502 {
 		return replyError("EHLO", r)
 	}
 	// An old server without ESMTP.
-	return c.cmd(ctx, "HELO", 250, "HELO "+c.t.cfg.HelloName)
+	c.tracef("ehlo", "EHLO refused (%d): falling back to HELO, without extensions", r.code)
+	return c.cmd(ctx, "HELO", 250, "HELO "+c.helo)
 }
 
 func (c *smtpConn) auth(ctx context.Context) error {
@@ -263,8 +350,9 @@ func (c *smtpConn) send(ctx context.Context, from string, to []string, msg []byt
 		smtputf8 = smtputf8 || !isASCII(a)
 	}
 	if _, ok := c.ext["SMTPUTF8"]; smtputf8 && !ok {
-		return &SendError{Command: "MAIL", Message: "non-ASCII envelope address but the server does not offer SMTPUTF8"}
+		return errNoSMTPUTF8()
 	}
+	c.sent++
 
 	stop := context.AfterFunc(ctx, func() { c.raw.Close() })
 	defer func() {

@@ -38,9 +38,23 @@ type SendError struct {
 	// recipients failed), "RSET", "MAIL", "RCPT", "DATA", or "message" when
 	// the message or envelope was refused before anything was sent.
 	Command string
+
+	// Cause and Fix explain a failure to set up the connection (Command
+	// "dial" to "AUTH"): Cause is one of the Cause constants
+	// ("certificate", "authentication", "refused", "timeout", …) and Fix
+	// says what to change, naming the setting when one would help.
+	Cause, Fix string
 }
 
 func (e *SendError) Error() string {
+	s := e.error()
+	if e.Cause != "" {
+		s += " (cause: " + e.Cause + "; fix: " + e.Fix + ")"
+	}
+	return s
+}
+
+func (e *SendError) error() string {
 	s := "smtp"
 	if e.Command != "" {
 		s += " " + e.Command

@@ -693,8 +693,19 @@ type gate struct {
 	down  bool
 	up    chan struct{} // closed while the relay is up
 	since time.Time
+	err   error // what the relay was found down with
 	delay time.Duration
 	grown time.Time
+}
+
+// Paused reports whether sending is paused because the SMTP relay cannot
+// be used, since when, and the failure that paused it (whose
+// mail.Diagnosis says why and what to change).
+func (e *Engine) Paused() (since time.Time, err error, paused bool) {
+	g := &e.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.since, g.err, g.down
 }
 
 func (g *gate) wait(ctx context.Context) error {
@@ -727,9 +738,22 @@ func (e *Engine) relayWait(ctx context.Context, err error) {
 	g := &e.gate
 	g.mu.Lock()
 	now := time.Now()
+	if err != nil {
+		g.err = err
+	}
 	if !g.down {
 		g.down, g.up, g.since, g.delay, g.grown = true, make(chan struct{}), now, 500*time.Millisecond, now
-		e.Log.Warn("sender: SMTP server unreachable: sending paused, probing until it answers", "err", err)
+		// Say why (a certificate, credentials, nothing listening …) and
+		// what to change: "unreachable" alone sends an operator looking in
+		// the wrong place.
+		why := mail.RelayErrorOf(err)
+		if why == nil {
+			why = &mail.RelayError{Message: "unknown"}
+		}
+		if why.Cause == "" {
+			why.Cause = "connection"
+		}
+		e.Log.Warn("sender: SMTP relay cannot be used: sending paused, probing until it answers", "cause", why.Cause, "err", why.Message, "fix", why.Fix)
 	} else if now.Sub(g.grown) >= g.delay {
 		g.delay, g.grown = min(2*g.delay, 30*time.Second), now
 	}

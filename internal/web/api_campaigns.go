@@ -157,7 +157,7 @@ func (s *Server) apiStartCampaign(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if res.Fixed > 0 {
-		s.Log.Info("campaign started", "campaign", id, "recipients", res.Campaign.Stats.Recipients, "fixed_in", res.Fixed.Round(time.Millisecond))
+		s.Log.InfoContext(r.Context(), "campaign started", "campaign", id, "recipients", res.Campaign.Stats.Recipients, "fixed_in", res.Fixed.Round(time.Millisecond))
 	}
 	writeJSON(w, http.StatusOK, res.Campaign)
 	return nil

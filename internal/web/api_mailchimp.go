@@ -366,7 +366,7 @@ func (s *Server) apiExportMailchimp(w http.ResponseWriter, r *http.Request) erro
 		_, err = mcsync.ExportCSV(ctx, s.DB, l.Slug, kind, w)
 	}
 	if err != nil && ctx.Err() == nil {
-		s.Log.Error("mailchimp export cut short", "list", l.Slug, "err", err)
+		s.Log.ErrorContext(ctx, "mailchimp export cut short", "list", l.Slug, "err", err)
 	}
 	return nil
 }

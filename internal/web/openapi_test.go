@@ -1017,6 +1017,7 @@ func TestOpenAPIServer(t *testing.T) {
 		do("PATCH", "/subscribers/{id}", "/subscribers/"+id(rita), map[string]any{"email": "rita.reader@example.com"}, 200)
 
 		// Outbox.
+		do("GET", "/relay", "/relay", nil, 200)
 		box := do("GET", "/outbox", "/outbox", nil, 200)
 		do("GET", "/outbox", "/outbox?to=pete@example.com&limit=10&offset=0", nil, 200)
 		msg := do("GET", "/outbox/{id}", "/outbox/"+id(get(box, "data", "0")), nil, 200)

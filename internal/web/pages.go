@@ -42,7 +42,7 @@ func (s *Server) render(w http.ResponseWriter, code int, name string, data map[s
 	data["CSS"] = s.pages.cssPath
 	var buf bytes.Buffer
 	if err := s.pages.tmpl[name].ExecuteTemplate(&buf, "base", data); err != nil {
-		s.Log.Error("rendering page", "page", name, "err", err)
+		s.Log.ErrorContext(logCtx(w), "rendering page", "page", name, "err", err)
 		http.Error(w, "Internal error", http.StatusInternalServerError)
 		return
 	}

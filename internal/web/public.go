@@ -53,7 +53,7 @@ func (s *Server) publicRoutes(mux *http.ServeMux) {
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.DB.Ping(r.Context()); err != nil {
-		s.Log.Error("health check", "err", err)
+		s.Log.ErrorContext(r.Context(), "health check", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
 		return
 	}

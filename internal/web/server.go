@@ -37,6 +37,10 @@ type Server struct {
 	// Mailchimp is the Mailchimp integration (api_mailchimp.go); New
 	// makes one, and the app registers its job handlers.
 	Mailchimp *mcsync.Service
+	// RelayStatus, when set, reports outgoing mail's state for
+	// GET /api/v1/relay (the app sets it: the transport and the sender
+	// know it, the web server does not).
+	RelayStatus func() any
 
 	signupLimiter *limiter
 	authFails     *authThrottle // api_tokens.go
@@ -53,6 +57,7 @@ func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Lo
 	s.pages = loadPages()
 	mux := http.NewServeMux()
 	s.publicRoutes(mux)
+	s.relayRoutes(mux) // api_relay.go
 	s.apiRoutes(mux)
 	s.handler = s.middleware(mux)
 	return s
@@ -90,7 +95,9 @@ type ctxKey int
 const clientIPKey ctxKey = 0
 
 func (s *Server) middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w0 http.ResponseWriter, r *http.Request) {
+		w, r, done := s.beginRequest(w0, r) // requestlog.go
+		defer func() { done(r) }()
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
@@ -99,7 +106,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.Log.Error("panic serving request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.Log.ErrorContext(r.Context(), "panic serving request", "route", r.Pattern, "panic", v, "stack", string(debug.Stack()))
 				s.error(w, r, herald.Errorf(herald.EINTERNAL, "panic"))
 			}
 		}()
@@ -183,7 +190,7 @@ func status(code string) int {
 // logIfInternal logs errors that are ours, not the client's.
 func (s *Server) logIfInternal(r *http.Request, err error) {
 	if herald.ErrorCode(err) == herald.EINTERNAL && !errors.Is(err, context.Canceled) {
-		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "err", err)
 	}
 }
 
