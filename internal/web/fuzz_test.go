@@ -31,6 +31,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -159,6 +160,9 @@ func (fs *fuzzServer) serve(t *testing.T, method, target string, hdr http.Header
 	if logged := fs.logs.take(); logged != "" {
 		t.Fatalf("%s: %s %s: status %d, but the server logged an internal error:\n%s", fs.name, method, target, rec.Code, logged)
 	}
+	if rec.Code >= 400 {
+		checkNoGoTypes(t, method+" "+target, rec.Body.String())
+	}
 	ct := rec.Header().Get("Content-Type")
 	switch {
 	case strings.HasPrefix(ct, "application/json"):
@@ -177,6 +181,24 @@ func (fs *fuzzServer) serve(t *testing.T, method, target string, hdr http.Header
 		}
 	}
 	return rec
+}
+
+// goTypeName matches what Go's own error texts would leak: a type from a
+// package of ours or the standard library (web.subscribeBody, herald.Error,
+// json.RawMessage), a composite type, or the decoder's "Go value" wording.
+var goTypeName = regexp.MustCompile(`\b(main|web|herald|sqlstore|json|time|mailchimp|mcsync|http|url|netip)\.[A-Za-z_][A-Za-z0-9_]*|struct ?\{|\[\](string|int|int64|byte|uint8|any|interface)|map\[string\]|\binterface ?\{|\bGo (value|struct|type)|\bu?int(8|16|32|64)\b|\bfloat(32|64)\b`)
+
+// checkNoGoTypes: an error answer speaks the client's language (JSON kinds
+// and field names), never our internal types. The test server's host name
+// is the one "package.name" look-alike a page may hold.
+func checkNoGoTypes(t *testing.T, what, body string) {
+	t.Helper()
+	for _, m := range goTypeName.FindAllString(body, -1) {
+		if m == "herald.test" {
+			continue
+		}
+		t.Fatalf("%s: the error answer names an internal type (%q):\n%s", what, m, body)
+	}
 }
 
 // statusOf is the contract's status for each error code.
@@ -257,6 +279,16 @@ func FuzzSubscribe(f *testing.F) {
 	f.Add(js, "", []byte(`{"email":"eve@example.com","name":"Eve\r\nBcc: victim@example.com","lists":["daily"]}`))
 	f.Add(js, "", []byte(`{"email":"\u0000@example.com","name":"\ud800","lists":["daily\u0000"]}`))
 	f.Add(js, "", []byte(`[`))
+	f.Add(js, "", []byte(`[]`))
+	f.Add(js, "", []byte(`"x"`))
+	f.Add(js, "", []byte(`42`))
+	f.Add(js, "", []byte(`true`))
+	f.Add(js, "", []byte(`null`))
+	f.Add(js, "", []byte(`{"email":["zoe@example.com"],"lists":["daily"]}`))
+	f.Add(js, "", []byte(`{"email":"zoe@example.com","lists":["daily"],"disclosure_version":"1"}`))
+	f.Add(js, "", []byte(`{"email":"zoe@example.com","lists":["daily"],"disclosure_version":1.5}`))
+	f.Add(js, "", []byte(`{"email":"zoe@example.com","lists":["daily"],"list_disclosures":["daily"]}`))
+	f.Add(js, "", []byte(`{"email":"zoe@example.com","lists":["daily"],"list_disclosures":{"daily":"x"}}`))
 	f.Add(js, "", []byte(``))
 	f.Add("text/plain", "", []byte("email=zoe@example.com"))
 	f.Add("text/plain", "application/json", []byte("email=zoe@example.com"))
@@ -485,6 +517,15 @@ func FuzzAPIJSON(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"slug":"x","name":"`+strings.Repeat("é", 40000)+`"}`))
 	f.Add(uint8(2), []byte(`{"email":`))
 	f.Add(uint8(3), []byte("\xff\xfe"))
+	for i := range routes {
+		for _, b := range []string{`[]`, `"x"`, `1`, `false`, `[{"email":"a@example.com"}]`} {
+			f.Add(uint8(i), []byte(b))
+		}
+	}
+	f.Add(uint8(0), []byte(`{"slug":["x"],"name":{"a":1}}`))
+	f.Add(uint8(2), []byte(`{"email":"f@example.com","attributes":[1,2]}`))
+	f.Add(uint8(3), []byte(`{"subscriptions":{"list":"daily"}}`))
+	f.Add(uint8(3), []byte(`{"subscriptions":[{"list":1,"status":true}]}`))
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		rt := routes[int(route)%len(routes)]
 		for _, fs := range servers {

@@ -293,13 +293,21 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 		s.renderSubscribe(w, r, code, f, err, "")
 	}
+	backend := s.trustedBackend(r)
+	if _, ok := s.originAllowed(r); !ok && !backend {
+		if asJSON {
+			s.error(w, r, errForeignOrigin)
+		} else {
+			s.message(w, http.StatusForbidden, "This form cannot be used here", errForeignOrigin.Message)
+		}
+		return
+	}
 	f, err := s.readSubscribe(w, r)
 	if err != nil {
 		fail(f, err)
 		return
 	}
 	ip, ua := clientIP(r), r.UserAgent()
-	backend := s.trustedBackend(r)
 	if backend {
 		if a, err := netip.ParseAddr(strings.TrimSpace(f.ReaderIP)); err == nil {
 			ip = a.String()

@@ -233,7 +233,7 @@ func jsonError(err error) error {
 	case errors.As(err, &se):
 		return herald.Errorf(herald.EBADREQUEST, "Malformed JSON at byte %d.", se.Offset)
 	case errors.As(err, &te):
-		return &herald.Error{Code: herald.EBADREQUEST, Field: te.Field, Message: fmt.Sprintf("Field %q must be %s.", te.Field, te.Type.String())}
+		return jsonTypeError(te)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return &herald.Error{Code: herald.EBADREQUEST, Field: f, Message: fmt.Sprintf("Unknown field %q.", f)}
