@@ -24,6 +24,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/mcsync"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/token"
 )
@@ -47,6 +48,7 @@ type Server struct {
 func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Logger) *Server {
 	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log}
 	s.Mailchimp = mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
+	s.Mailchimp.Guard = netguard.New(cfg.FetchAllow)
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
 	s.pages = loadPages()
 	mux := http.NewServeMux()
