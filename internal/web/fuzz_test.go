@@ -376,8 +376,8 @@ func FuzzReaderTokens(f *testing.F) {
 	fs := servers[0]
 	week := time.Now().Add(7 * 24 * time.Hour).Unix()
 	confirm := fs.tokens.Make(token.Token{Kind: token.Confirm, SubscriberID: sub, Nonce: nonce, Expires: week})
-	manage := fs.tokens.Make(token.Token{Kind: token.Manage, SubscriberID: sub})
-	unsub := fs.tokens.Make(token.Token{Kind: token.Unsubscribe, SubscriberID: sub, Lists: []int64{fs.daily.ID}, CampaignID: 7})
+	manage := fs.tokens.Make(token.ManageLink(sub, time.Now()))
+	unsub := fs.tokens.Make(token.UnsubscribeLink(sub, []int64{fs.daily.ID}, 7, time.Now()))
 	other := token.NewSigner([]byte("another secret, just as long as ours"))
 	const (
 		rConfirm = iota
@@ -397,6 +397,9 @@ func FuzzReaderTokens(f *testing.F) {
 		{rManage, manage},
 		{rManage, fs.tokens.Make(token.Token{Kind: token.Manage, SubscriberID: 999999})},
 		{rManage, fs.tokens.Make(token.Token{Kind: token.Manage, SubscriberID: sub, Expires: 1})},
+		{rManage, fs.tokens.Make(token.Token{Kind: token.Manage, SubscriberID: sub})},                          // from before links had a lifetime
+		{rManage, fs.tokens.Make(token.ManageLink(sub, time.Now().Add(-token.ManageTTL-time.Hour)))},           // past its lifetime
+		{rUnsubscribe, fs.tokens.Make(token.UnsubscribeLink(sub, nil, 0, time.Now().Add(-2*token.ManageTTL)))}, // old, still unsubscribes
 		{rManage, manage[:len(manage)-1]},
 		{rManage, manage + "A"},
 		{rManage, flip(manage, len(manage)/2)},
@@ -420,6 +423,7 @@ func FuzzReaderTokens(f *testing.F) {
 	f.Add(uint8(rManage), true, manage, "action=erase")
 	f.Add(uint8(rManage), true, manage, "action=%ZZ&lists=%FF")
 	f.Add(uint8(rManage), true, manage, "action=unknown")
+	f.Add(uint8(rManage), true, manage, "action=revoke_links")
 
 	f.Fuzz(func(t *testing.T, route uint8, post bool, tok, body string) {
 		kind, prefix := []byte{token.Confirm, token.Manage, token.Unsubscribe}[route%3], []string{"/confirm/", "/manage/", "/unsubscribe/"}[route%3]

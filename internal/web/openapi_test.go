@@ -1045,7 +1045,9 @@ func TestOpenAPIServer(t *testing.T) {
 		}
 		do("GET", "/jobs", "/jobs?status=pending&limit=5", nil, 200)
 
-		// Erasure and deletion.
+		// Withdrawing a reader's links, erasure and deletion.
+		do("POST", "/subscribers/{id}/revoke-links", "/subscribers/"+id(pete)+"/revoke-links", nil, 200)
+		c.fail(request{method: "POST", tmpl: "/subscribers/{id}/revoke-links", path: "/subscribers/999999/revoke-links"}, 404, "")
 		do("POST", "/subscribers/{id}/erase", "/subscribers/"+id(pete)+"/erase", nil, 200)
 		do("DELETE", "/subscribers/{id}", "/subscribers/"+id(olga), nil, 204)
 		do("DELETE", "/lists/{id}", "/lists/vip", nil, 204)
