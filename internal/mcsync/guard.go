@@ -34,10 +34,22 @@ func (s *Service) guard() *netguard.Guard {
 	return s.Guard
 }
 
-// httpClient is the guarded HTTP client of every API call.
-func (s *Service) httpClient() *http.Client {
-	s.hcOnce.Do(func() { s.hc = s.guard().Client(0, mailchimp.MaxConnections) })
-	return s.hc
+// httpClient is the guarded HTTP client of API calls to base: for
+// Mailchimp's own API any public address, for another (allowed) host only
+// the allowed networks, so that a name that resolves elsewhere later (DNS
+// rebinding) does not receive the key.
+func (s *Service) httpClient(base string) *http.Client {
+	s.hcOnce.Do(func() {
+		s.hc = s.guard().Client(0, mailchimp.MaxConnections)
+		s.hcAllowed = s.guard().AllowedOnly().Client(0, mailchimp.MaxConnections)
+	})
+	if base == "" {
+		return s.hc
+	}
+	if u, err := url.Parse(base); err == nil && mailchimp.IsAPIURL(u) {
+		return s.hc
+	}
+	return s.hcAllowed
 }
 
 // CheckBaseURL says whether the API key may be sent to base ("" means the

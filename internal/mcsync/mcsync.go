@@ -61,8 +61,9 @@ type Service struct {
 	client    *mailchimp.Client
 	clientFor string
 
-	hcOnce sync.Once
-	hc     *http.Client // guarded; shared by every client, for its pool of connections
+	hcOnce    sync.Once
+	hc        *http.Client // guarded; shared by every client, for its pool of connections
+	hcAllowed *http.Client // the same, to HERALD_FETCH_ALLOW's networks only
 }
 
 // New returns a service. jobWorkers is the job worker's concurrency:
@@ -97,7 +98,7 @@ func (s *Service) NewClient(apiKey, baseURL string) (*mailchimp.Client, error) {
 	if err := s.CheckBaseURL(context.Background(), baseURL); err != nil {
 		return nil, err
 	}
-	opts := []mailchimp.Option{mailchimp.WithHTTPClient(s.httpClient())}
+	opts := []mailchimp.Option{mailchimp.WithHTTPClient(s.httpClient(baseURL))}
 	if baseURL != "" {
 		opts = append(opts, mailchimp.WithBaseURL(baseURL))
 	}

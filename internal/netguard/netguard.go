@@ -95,6 +95,9 @@ func (e *BlockedError) Is(target error) bool { return target == ErrBlocked }
 // Guard decides which addresses outbound requests may reach.
 type Guard struct {
 	allow []netip.Prefix
+	// only: nothing but the allowed prefixes, public addresses included
+	// (AllowedOnly).
+	only bool
 }
 
 // New returns a guard that lets requests reach the internal addresses
@@ -105,6 +108,18 @@ func New(allow []netip.Prefix) *Guard {
 		g.allow = append(g.allow, p.Masked())
 	}
 	return g
+}
+
+// AllowedOnly returns a guard that lets requests reach the allowed
+// prefixes and nothing else: for a destination trusted only because the
+// operator allowed it (HostAllowed), so that a name that later resolves
+// elsewhere — DNS rebinding towards a public address — is refused too.
+func (g *Guard) AllowedOnly() *Guard {
+	o := &Guard{only: true}
+	if g != nil {
+		o.allow = g.allow
+	}
+	return o
 }
 
 // Allowed reports whether a is inside one of the allowed prefixes (not
@@ -130,6 +145,9 @@ func (g *Guard) Check(a netip.Addr) error {
 	a = a.WithZone("")
 	if g.Allowed(a) {
 		return nil
+	}
+	if g != nil && g.only {
+		return &BlockedError{Addr: a, What: "outside the allowed networks"}
 	}
 	if what := special(a); what != "" {
 		return &BlockedError{Addr: a, What: what}

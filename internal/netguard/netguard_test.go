@@ -89,6 +89,18 @@ func TestClientRefusesAtConnectTime(t *testing.T) {
 	}
 }
 
+func TestAllowedOnly(t *testing.T) {
+	g := New([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}).AllowedOnly()
+	for addr, ok := range map[string]bool{"127.0.0.1": true, "127.0.0.2": false, "8.8.8.8": false, "10.0.0.1": false} {
+		if err := g.Check(netip.MustParseAddr(addr)); (err == nil) != ok {
+			t.Errorf("%s: %v, want ok=%v", addr, err, ok)
+		}
+	}
+	if err := New(nil).AllowedOnly().Check(netip.MustParseAddr("8.8.8.8")); err == nil {
+		t.Error("no allowance: a public address passed")
+	}
+}
+
 func TestHostAllowed(t *testing.T) {
 	g := New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")})
 	ctx := context.Background()

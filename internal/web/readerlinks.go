@@ -88,7 +88,8 @@ func (s *Server) requestManageLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	if _, err := herald.ParseAddress(email); err != nil || strings.ContainsAny(email, "<>") {
+	addr, err := herald.ParseAddress(email)
+	if err != nil || strings.ContainsAny(email, "<>") {
 		s.renderManageLink(w, http.StatusUnprocessableEntity, "Manage your subscriptions", "Enter your address and we will email you a link to your preferences.", "",
 			"Please enter a valid email address, such as name@example.com.")
 		return
@@ -98,7 +99,7 @@ func (s *Server) requestManageLink(w http.ResponseWriter, r *http.Request) {
 		s.message(w, http.StatusTooManyRequests, "Too many requests", "Too many requests from your network. Please try again in a minute.")
 		return
 	}
-	if err := s.DB.RequestManageLink(r.Context(), email, s.Config.ConfirmWindow); err != nil {
+	if err := s.DB.RequestManageLink(r.Context(), addr.Address, s.Config.ConfirmWindow); err != nil {
 		s.logIfInternal(r, err)
 		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 		return
