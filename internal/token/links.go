@@ -16,8 +16,8 @@ import "time"
 // is unsubscribe them — but only a fresh one (same rules as a manage link)
 // shows the address or leads on to the preferences page.
 
-// ManageTTL is how long a reader link opens the reader's pages. Every mail
-// Herald sends carries freshly issued links, so a reader who gets mail
+// ManageTTL is how long a reader link opens the reader's pages. Every
+// newsletter carries freshly issued links, so a reader who gets mail
 // always holds a valid one.
 const ManageTTL = 90 * 24 * time.Hour
 
