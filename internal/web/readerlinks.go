@@ -23,6 +23,7 @@ const (
 )
 
 func (s *Server) readerLinkRoutes(mux *http.ServeMux) {
+	s.linkLimiter = newLimiter(s.Config.SignupLimit)
 	mux.HandleFunc("GET /manage", s.manageLinkPage)
 	mux.HandleFunc("POST /manage", s.requestManageLink)
 }

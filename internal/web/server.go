@@ -40,9 +40,10 @@ type Server struct {
 	Mailchimp *mcsync.Service
 
 	signupLimiter *limiter
-	linkLimiter   *limiter // requests for a fresh manage link, per client IP
 	pages         *pages
 	handler       http.Handler
+
+	linkLimiter *limiter // requests for a fresh manage link, per client IP (readerlinks.go)
 }
 
 // New builds the server and its routes.
@@ -51,7 +52,6 @@ func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Lo
 	s.Mailchimp = mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
 	s.Mailchimp.Guard = netguard.New(cfg.FetchAllow)
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
-	s.linkLimiter = newLimiter(cfg.SignupLimit)
 	s.pages = loadPages()
 	mux := http.NewServeMux()
 	s.publicRoutes(mux)
