@@ -160,7 +160,7 @@ func TestBadInput(t *testing.T) {
 				{name: "5 MB JSON", method: "POST", path: "/subscribe", ctype: badJSONCT, body: badJSON(map[string]any{"email": "zoe@example.com", "lists": "daily", "name": strings.Repeat("z", badFiveMB)}), status: 413},
 				{name: "5 MB multipart", method: "POST", path: "/subscribe", ctype: mpCT, body: mpBody, status: 413},
 				{name: "5 MB API body", method: "POST", path: "/api/v1/lists", ctype: badJSONCT, auth: true, body: badJSON(map[string]any{"slug": "big", "name": "Big", "description": strings.Repeat("d", badFiveMB)}), status: 413},
-				{name: "5 MB manage form", method: "POST", path: "/manage/" + in.App.Tokens.Make(token.Token{Kind: token.Manage, SubscriberID: sub.ID}), ctype: badFormCT, body: badForm(url.Values{"action": {"save"}, "x": {strings.Repeat("x", badFiveMB)}}), status: 413},
+				{name: "5 MB manage form", method: "POST", path: "/manage/" + in.App.Tokens.Make(token.ManageLink(sub.ID, time.Now())), ctype: badFormCT, body: badForm(url.Values{"action": {"save"}, "x": {strings.Repeat("x", badFiveMB)}}), status: 413},
 
 				// Wrong content types.
 				{name: "text/plain signup", method: "POST", path: "/subscribe", ctype: "text/plain", body: []byte("email=zoe@example.com&lists=daily"), status: 415},
@@ -400,6 +400,8 @@ func badTokens(t *testing.T, in *apptest.Instance, subID int64) {
 		{"forged confirm link", "/confirm/" + other.Make(token.Token{Kind: token.Confirm, SubscriberID: subID, Nonce: 1, Expires: time.Now().Add(time.Hour).Unix()}), 404},
 		{"random confirm link", "/confirm/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 404},
 		{"manage link on confirm", "/confirm/" + manage, 404},
+		{"manage link past its 90 days", "/manage/" + tokens.Make(token.ManageLink(subID, time.Now().Add(-token.ManageTTL-time.Minute))), 410},
+		{"manage link from before links had a lifetime", "/manage/" + manage, 410},
 		{"truncated manage link", "/manage/" + manage[:len(manage)-3], 404},
 		{"tampered manage link", "/manage/" + string(tampered), 404},
 		{"forged manage link", "/manage/" + other.Make(token.Token{Kind: token.Manage, SubscriberID: subID}), 404},

@@ -16,7 +16,7 @@ import (
 // version the reader saw.
 func TestBrowserMailchimpDisclosure(t *testing.T) {
 	b := newBrowserTab(t)
-	in, _ := browserHerald(t)
+	in, _ := browserHerald(t, "--fetch-allow", "127.0.0.1/32") // the fake Mailchimp is on loopback
 	fake := mailchimptest.NewServer(t)
 	fake.AddList("aud1", "The Planet")
 	connectMailchimp(t, in, fake, "daily")

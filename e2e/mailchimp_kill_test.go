@@ -142,6 +142,7 @@ func TestMailchimpBinary(t *testing.T) {
 		"HERALD_DATABASE_URL=sqlite:"+filepath.Join(dir, "herald.db"),
 		"HERALD_LISTEN="+addr,
 		"HERALD_SIGNUP_LIMIT=0",
+		"HERALD_FETCH_ALLOW=127.0.0.1/32", // the fake Mailchimp is on loopback
 	)}
 	tok, _ := h.run("token", "create", "mailchimp-kill-test", "--create") // a new database
 	h.token = strings.TrimSpace(tok)

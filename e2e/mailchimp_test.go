@@ -128,7 +128,7 @@ func TestMailchimpJourney(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			fake := mailchimptest.NewServer(t)
 			fake.AddList("aud1", "The Planet")
-			in := apptest.Start(t, apptest.Options{DatabaseURL: dbURL, Args: []string{"--postal-address", "1 Planet Square, Metropolis"}})
+			in := apptest.Start(t, apptest.Options{DatabaseURL: dbURL, Args: []string{"--postal-address", "1 Planet Square, Metropolis", "--fetch-allow", "127.0.0.1/32"}})
 			in.App.Web.Mailchimp.Backoff = 100 * time.Millisecond
 			in.MustAPI(t, 201, "POST", "/lists", map[string]any{"slug": "daily", "name": "The Daily Briefing"}, nil)
 			in.MustAPI(t, 201, "POST", "/lists", map[string]any{"slug": "local", "name": "Local News"}, nil)
@@ -283,7 +283,7 @@ func TestMailchimpWebhooks(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			fake := mailchimptest.NewServer(t)
 			fake.AddList("aud1", "The Planet")
-			in := apptest.Start(t, apptest.Options{DatabaseURL: dbURL})
+			in := apptest.Start(t, apptest.Options{DatabaseURL: dbURL, Args: []string{"--fetch-allow", "127.0.0.1/32"}})
 			in.MustAPI(t, 201, "POST", "/lists", map[string]any{"slug": "daily", "name": "The Daily Briefing"}, nil)
 			hook := connectMailchimp(t, in, fake, "daily")
 			fake.ResetRequests()

@@ -60,6 +60,10 @@ type Config struct {
 	SendRetries      int           // retries of a temporary (4xx) failure
 	SendRetryBackoff time.Duration // first retry delay, doubled for each next one
 	FeedbackID       string        // sender id of the Feedback-ID header ("" = none)
+
+	// FetchAllow are the internal networks outbound requests may reach
+	// (internal/netguard refuses loopback, private, link-local, … otherwise).
+	FetchAllow []netip.Prefix
 }
 
 // Rate is N events per period; N == 0 means unlimited.
@@ -108,6 +112,7 @@ var Settings = []Setting{
 	{"HERALD_CONFIRM_TTL", "confirm-ttl", "168h", "how long a confirmation link stays valid"},
 	{"HERALD_SECRET", "secret", "", "key for signing reader links (default: generated once and kept in the database)"},
 	{"HERALD_CORS_ORIGINS", "cors-origins", "*", "origins allowed to post the embedded signup form (comma-separated, * = any)"},
+	{"HERALD_FETCH_ALLOW", "fetch-allow", "", "comma-separated CIDRs that outbound requests (Mailchimp, feeds, webhooks) may reach although internal (loopback, private, link-local); empty = none"},
 	{"HERALD_JOB_WORKERS", "job-workers", "10", "background jobs run at once (system mail, sync calls)"},
 	{"HERALD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 	{"HERALD_LOG_FORMAT", "log-format", "text", "text (key=value lines) or json (one JSON object per line)"},
@@ -317,6 +322,20 @@ func parse(v map[string]string) (*Config, error) {
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	for _, s := range strings.Split(v["HERALD_FETCH_ALLOW"], ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, bad("HERALD_FETCH_ALLOW", "%q is not a CIDR such as 10.0.0.0/8 or 127.0.0.1/32", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.FetchAllow = append(c.FetchAllow, p.Masked())
 	}
 	if c.SendRate, err = strconv.ParseFloat(strings.TrimSpace(v["HERALD_SEND_RATE"]), 64); err != nil || c.SendRate < 0 || math.IsNaN(c.SendRate) || math.IsInf(c.SendRate, 0) {
 		return nil, bad("HERALD_SEND_RATE", "%q must be a number ≥ 0", v["HERALD_SEND_RATE"])

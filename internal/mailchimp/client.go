@@ -95,8 +95,12 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 		base = "https://" + dc + ".api.mailchimp.com/3.0"
 	} else {
 		u, err := url.Parse(base)
+		if err == nil && u.User != nil {
+			// Not repeated in the error: it holds a secret.
+			return nil, errors.New("mailchimp: the base URL must not contain a user name or password")
+		}
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("mailchimp: base URL %q must be an absolute http or https URL without query", base)
+			return nil, errors.New("mailchimp: the base URL must be an absolute http or https URL without query")
 		}
 		base = strings.TrimRight(base, "/")
 	}

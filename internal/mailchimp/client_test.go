@@ -63,6 +63,8 @@ func TestNew(t *testing.T) {
 		{"inner space", "abc def-us6", nil, "", ErrInvalidAPIKey},
 		{"base URL without suffix", "test-key", []Option{WithBaseURL("http://127.0.0.1:9/3.0/")}, "http://127.0.0.1:9/3.0", nil},
 		{"base URL not absolute", "abc-us6", []Option{WithBaseURL("/3.0")}, "", nil},
+		{"base URL with credentials", "abc-us6", []Option{WithBaseURL("https://user:hunter2@us6.api.mailchimp.com/3.0")}, "", nil},
+		{"malformed base URL with credentials", "abc-us6", []Option{WithBaseURL("http://user:hunter2@[::1")}, "", nil},
 		{"too many connections", "abc-us6", []Option{WithMaxConnections(11)}, "", nil},
 		{"no connections", "abc-us6", []Option{WithMaxConnections(0)}, "", nil},
 	} {
@@ -74,6 +76,9 @@ func TestNew(t *testing.T) {
 				}
 				if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 					t.Fatalf("New(%q) error %v, want %v", tc.key, err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Fatalf("the error repeats a password: %v", err)
 				}
 				return
 			}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/csvsafe"
 )
 
 // Kind is which file of an audience export a row comes from, which is the
@@ -265,7 +267,7 @@ func NewCSVReader(r io.Reader, name string) (*CSVReader, error) {
 	r2 := &CSVReader{cr: cr, name: name, header: header, roles: make([]role, len(header))}
 	hasEmail, unsubCols, cleanCols := false, false, false
 	for i, h := range header {
-		h = strings.TrimSpace(h)
+		h = csvsafe.Restore(strings.TrimSpace(h))
 		header[i] = h
 		ro, ok := roles[strings.ToUpper(h)]
 		if !ok {
@@ -438,6 +440,11 @@ func (r *CSVReader) row(rec []string, line int) (Row, error) {
 		}
 		if v == "" {
 			continue
+		}
+		// Herald's own exports quote cells a spreadsheet would take for a
+		// formula; the quote is removed again (see package csvsafe).
+		if v[0] == '\'' {
+			v = csvsafe.Restore(v)
 		}
 		switch ro {
 		case roleAttr:

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/csvsafe"
 )
 
 // CSVWriter writes rows in the format of Mailchimp's audience export, which
@@ -77,7 +79,7 @@ func (w *CSVWriter) start() error {
 		return nil
 	}
 	w.started = true
-	return w.cw.Write(w.header)
+	return w.cw.Write(neutralize(append([]string(nil), w.header...)))
 }
 
 // Write writes one row. Its Kind is ignored: the file's kind decides which
@@ -112,8 +114,19 @@ func (w *CSVWriter) Write(row Row) error {
 		r = append(r, w.time(row.CleanTime), row.CleanCampaignTitle, row.CleanCampaignID)
 	}
 	r = append(r, row.LEID, row.EUID, row.Notes, formatTags(row.Tags))
-	w.rec = r
+	w.rec = neutralize(r)
 	return w.cw.Write(r)
+}
+
+// neutralize keeps every cell of rec from being read as a formula by a
+// spreadsheet (see package csvsafe; NewCSVReader undoes it), in place.
+func neutralize(rec []string) []string {
+	for i, v := range rec {
+		if csvsafe.Needs(v) {
+			rec[i] = csvsafe.Neutralize(v)
+		}
+	}
+	return rec
 }
 
 func (w *CSVWriter) time(t time.Time) string {

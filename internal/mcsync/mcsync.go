@@ -30,6 +30,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mailchimp"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/sqlstore"
 )
@@ -40,8 +41,10 @@ type Service struct {
 	Log       *slog.Logger
 	BaseURL   string // Herald's public URL, for the webhook URL
 	Publisher string // named in the lists' disclosures
-	// HTTPClient, when set, carries the API calls (tests, proxies).
-	HTTPClient *http.Client
+	// Guard decides which addresses API calls may reach and which base
+	// URLs other than Mailchimp's the key may be sent to (nil: public
+	// addresses only, Mailchimp's API only); see guard.go.
+	Guard *netguard.Guard
 	// Timeout bounds one API call (default mailchimp.DefaultTimeout).
 	Timeout time.Duration
 	// MaxUpload bounds an export uploaded through the API (default 1 GB).
@@ -57,6 +60,10 @@ type Service struct {
 	mu        sync.Mutex
 	client    *mailchimp.Client
 	clientFor string
+
+	hcOnce    sync.Once
+	hc        *http.Client // guarded; shared by every client, for its pool of connections
+	hcAllowed *http.Client // the same, to HERALD_FETCH_ALLOW's networks only
 }
 
 // New returns a service. jobWorkers is the job worker's concurrency:
@@ -84,14 +91,16 @@ func WebhookPath(secret string) string { return "/webhooks/mailchimp/" + secret 
 // WebhookURL is the URL registered with Mailchimp.
 func (s *Service) WebhookURL(secret string) string { return s.BaseURL + WebhookPath(secret) }
 
-// NewClient returns a Mailchimp client for a key and an optional base URL.
+// NewClient returns a Mailchimp client for a key and an optional base URL,
+// refusing a base URL the key may not be sent to (CheckBaseURL). Its calls
+// go through the guarded HTTP client.
 func (s *Service) NewClient(apiKey, baseURL string) (*mailchimp.Client, error) {
-	opts := []mailchimp.Option{}
+	if err := s.CheckBaseURL(context.Background(), baseURL); err != nil {
+		return nil, err
+	}
+	opts := []mailchimp.Option{mailchimp.WithHTTPClient(s.httpClient(baseURL))}
 	if baseURL != "" {
 		opts = append(opts, mailchimp.WithBaseURL(baseURL))
-	}
-	if s.HTTPClient != nil {
-		opts = append(opts, mailchimp.WithHTTPClient(s.HTTPClient))
 	}
 	if s.Timeout > 0 {
 		opts = append(opts, mailchimp.WithTimeout(s.Timeout))

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mailchimp/mailchimptest"
 	"github.com/heraldhq/herald/internal/mcsync"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
@@ -50,6 +52,8 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 func startProcess(t *testing.T, db *sqlstore.DB, webURL string) *mcsync.Service {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := mcsync.New(db, log, webURL, "The Daily Planet", 10)
+	// The fake Mailchimp listens on loopback: allowed as HERALD_FETCH_ALLOW would.
+	svc.Guard = netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
 	svc.Timeout = 2 * time.Second
 	svc.Backoff = 100 * time.Millisecond
 	w := &queue.Worker{DB: db, Log: log, Concurrency: 10, Poll: 20 * time.Millisecond, BaseBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}

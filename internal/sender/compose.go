@@ -187,11 +187,11 @@ func domainOf(addr string) string {
 }
 
 // URLs returns the reader's unsubscribe (one-click, for the lists of this
-// campaign) and preferences links.
+// campaign) and preferences links, issued now.
 func (p *Prepared) URLs(subscriberID int64) (unsub, manage string) {
-	t := p.cfg.Tokens
-	unsub = p.cfg.BaseURL + "/unsubscribe/" + t.Make(token.Token{Kind: token.Unsubscribe, SubscriberID: subscriberID, Lists: p.Campaign.ListIDs, CampaignID: p.Campaign.ID})
-	manage = p.cfg.BaseURL + "/manage/" + t.Make(token.Token{Kind: token.Manage, SubscriberID: subscriberID})
+	t, now := p.cfg.Tokens, time.Now()
+	unsub = p.cfg.BaseURL + "/unsubscribe/" + t.Make(token.UnsubscribeLink(subscriberID, p.Campaign.ListIDs, p.Campaign.ID, now))
+	manage = p.cfg.BaseURL + "/manage/" + t.Make(token.ManageLink(subscriberID, now))
 	return unsub, manage
 }
 
@@ -204,10 +204,12 @@ func (p *Prepared) message(r *Reader, extra []mail.Header, subjectPrefix, msgID 
 			bufs.unsub, bufs.manage = p.cfg.Tokens.Maker(token.Unsubscribe), p.cfg.Tokens.Maker(token.Manage)
 		}
 		bufs.url = append(append(bufs.url[:0], p.cfg.BaseURL...), "/unsubscribe/"...)
-		bufs.url = bufs.unsub.Append(bufs.url, token.Token{Kind: token.Unsubscribe, SubscriberID: r.ID, Lists: p.Campaign.ListIDs, CampaignID: p.Campaign.ID})
+		// Fresh links in every message, issued at its Date: the reader's
+		// newest mail always holds a manage link that works.
+		bufs.url = bufs.unsub.Append(bufs.url, token.UnsubscribeLink(r.ID, p.Campaign.ListIDs, p.Campaign.ID, date))
 		unsub = string(bufs.url)
 		bufs.url = append(append(bufs.url[:0], p.cfg.BaseURL...), "/manage/"...)
-		bufs.url = bufs.manage.Append(bufs.url, token.Token{Kind: token.Manage, SubscriberID: r.ID})
+		bufs.url = bufs.manage.Append(bufs.url, token.ManageLink(r.ID, date))
 		manage = string(bufs.url)
 	}
 	bufs.html.Reset()

@@ -1,5 +1,5 @@
 // Package sysmail writes and sends Herald's system mail — the double opt-in
-// confirmation — as handlers of durable jobs. Mail is never sent inside an
+// confirmation, a fresh link to a reader's preferences — as handlers of durable jobs. Mail is never sent inside an
 // HTTP request: the request commits a job, and this package sends it, with
 // the queue retrying temporary failures.
 package sysmail
@@ -36,6 +36,7 @@ type Sender struct {
 // Register adds the system-mail handlers to a worker.
 func (s *Sender) Register(w *queue.Worker) {
 	w.Handle(sqlstore.JobConfirmMail, s.confirmMail)
+	w.Handle(sqlstore.JobManageLinkMail, s.manageLinkMail)
 }
 
 // relayPause is how long confirmation mail waits after finding the relay
@@ -93,6 +94,12 @@ func (s *Sender) confirmMail(ctx context.Context, job herald.Job) error {
 		HTML:    html.String(),
 		Headers: []hmail.Header{{Name: "Auto-Submitted", Value: "auto-generated"}},
 	}
+	return s.deliver(ctx, msg, pc.Subscriber.Email)
+}
+
+// deliver signs and sends one system message, sorting failures for the
+// queue.
+func (s *Sender) deliver(ctx context.Context, msg hmail.Message, to string) error {
 	raw, err := msg.Bytes()
 	if err != nil {
 		return queue.Permanent(err)
@@ -102,7 +109,7 @@ func (s *Sender) confirmMail(ctx context.Context, job herald.Job) error {
 			return err // the key store: try again later
 		}
 	}
-	if err := s.Transport.Send(ctx, s.From.Address, []string{pc.Subscriber.Email}, raw); err != nil {
+	if err := s.Transport.Send(ctx, s.From.Address, []string{to}, raw); err != nil {
 		var se *hmail.SendError
 		if errors.As(err, &se) && (se.Command == "dial" || se.Command == "TLS") {
 			// The relay is unreachable: wait for it without spending

@@ -37,6 +37,7 @@ func (s *Server) routes() []route {
 		{"GET", "/subscribers/{id}/consents", s.apiConsents},
 		{"GET", "/subscribers/{id}/export", s.apiExport},
 		{"POST", "/subscribers/{id}/erase", s.apiErase},
+		{"POST", "/subscribers/{id}/revoke-links", s.apiRevokeLinks},
 		{"GET", "/disclosures", s.apiListDisclosures},
 		{"POST", "/disclosures", s.apiCreateDisclosure},
 		{"GET", "/disclosures/current", s.apiCurrentDisclosure},
@@ -226,7 +227,7 @@ func (s *Server) view(sub *herald.Subscriber) subscriberView {
 	return subscriberView{
 		Subscriber:     sub,
 		ManageURL:      s.manageURL(sub.ID),
-		UnsubscribeURL: s.Config.BaseURL + "/unsubscribe/" + s.Tokens.Make(token.Token{Kind: token.Unsubscribe, SubscriberID: sub.ID}),
+		UnsubscribeURL: s.Config.BaseURL + "/unsubscribe/" + s.Tokens.Make(token.UnsubscribeLink(sub.ID, nil, 0, time.Now())),
 	}
 }
 

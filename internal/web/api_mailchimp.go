@@ -81,7 +81,17 @@ func (s *Server) apiPutMailchimp(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if b.BaseURL != nil {
-		base = strings.TrimRight(strings.TrimSpace(*b.BaseURL), "/")
+		nb := strings.TrimRight(strings.TrimSpace(*b.BaseURL), "/")
+		// The key goes wherever base_url says: whoever changes where it
+		// goes must know the key. (Errors never repeat the URL, which may
+		// hold credentials.)
+		if err := s.Mailchimp.CheckBaseURL(ctx, nb); err != nil {
+			return herald.FieldError("base_url", "%s", err.Error())
+		}
+		if nb != base && b.APIKey == nil && key != "" {
+			return herald.FieldError("api_key", "Changing base_url needs api_key in the same request: the key is sent to the new address.")
+		}
+		base = nb
 	}
 	if key == "" {
 		return herald.FieldError("api_key", "api_key is required to connect Mailchimp.")

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -159,6 +160,9 @@ func (fs *fuzzServer) serve(t *testing.T, method, target string, hdr http.Header
 	if logged := fs.logs.take(); logged != "" {
 		t.Fatalf("%s: %s %s: status %d, but the server logged an internal error:\n%s", fs.name, method, target, rec.Code, logged)
 	}
+	if rec.Code >= 400 {
+		checkNoGoTypes(t, method+" "+target, rec.Body.String())
+	}
 	ct := rec.Header().Get("Content-Type")
 	switch {
 	case strings.HasPrefix(ct, "application/json"):
@@ -177,6 +181,24 @@ func (fs *fuzzServer) serve(t *testing.T, method, target string, hdr http.Header
 		}
 	}
 	return rec
+}
+
+// goTypeName matches what Go's own error texts would leak: a type from a
+// package of ours or the standard library (web.subscribeBody, herald.Error,
+// json.RawMessage), a composite type, or the decoder's "Go value" wording.
+var goTypeName = regexp.MustCompile(`\b(main|web|herald|sqlstore|json|time|mailchimp|mcsync|http|url|netip)\.[A-Za-z_][A-Za-z0-9_]*|struct ?\{|\[\](string|int|int64|byte|uint8|any|interface)|map\[string\]|\binterface ?\{|\bGo (value|struct|type)|\bu?int(8|16|32|64)\b|\bfloat(32|64)\b`)
+
+// checkNoGoTypes: an error answer speaks the client's language (JSON kinds
+// and field names), never our internal types. The test server's host name
+// is the one "package.name" look-alike a page may hold.
+func checkNoGoTypes(t *testing.T, what, body string) {
+	t.Helper()
+	for _, m := range goTypeName.FindAllString(body, -1) {
+		if m == "herald.test" {
+			continue
+		}
+		t.Fatalf("%s: the error answer names an internal type (%q):\n%s", what, m, body)
+	}
 }
 
 // statusOf is the contract's status for each error code.
@@ -257,6 +279,16 @@ func FuzzSubscribe(f *testing.F) {
 	f.Add(js, "", []byte(`{"email":"eve@example.com","name":"Eve\r\nBcc: victim@example.com","lists":["daily"]}`))
 	f.Add(js, "", []byte(`{"email":"\u0000@example.com","name":"\ud800","lists":["daily\u0000"]}`))
 	f.Add(js, "", []byte(`[`))
+	f.Add(js, "", []byte(`[]`))
+	f.Add(js, "", []byte(`"x"`))
+	f.Add(js, "", []byte(`42`))
+	f.Add(js, "", []byte(`true`))
+	f.Add(js, "", []byte(`null`))
+	f.Add(js, "", []byte(`{"email":["zoe@example.com"],"lists":["daily"]}`))
+	f.Add(js, "", []byte(`{"email":"zoe@example.com","lists":["daily"],"disclosure_version":"1"}`))
+	f.Add(js, "", []byte(`{"email":"zoe@example.com","lists":["daily"],"disclosure_version":1.5}`))
+	f.Add(js, "", []byte(`{"email":"zoe@example.com","lists":["daily"],"list_disclosures":["daily"]}`))
+	f.Add(js, "", []byte(`{"email":"zoe@example.com","lists":["daily"],"list_disclosures":{"daily":"x"}}`))
 	f.Add(js, "", []byte(``))
 	f.Add("text/plain", "", []byte("email=zoe@example.com"))
 	f.Add("text/plain", "application/json", []byte("email=zoe@example.com"))
@@ -344,8 +376,8 @@ func FuzzReaderTokens(f *testing.F) {
 	fs := servers[0]
 	week := time.Now().Add(7 * 24 * time.Hour).Unix()
 	confirm := fs.tokens.Make(token.Token{Kind: token.Confirm, SubscriberID: sub, Nonce: nonce, Expires: week})
-	manage := fs.tokens.Make(token.Token{Kind: token.Manage, SubscriberID: sub})
-	unsub := fs.tokens.Make(token.Token{Kind: token.Unsubscribe, SubscriberID: sub, Lists: []int64{fs.daily.ID}, CampaignID: 7})
+	manage := fs.tokens.Make(token.ManageLink(sub, time.Now()))
+	unsub := fs.tokens.Make(token.UnsubscribeLink(sub, []int64{fs.daily.ID}, 7, time.Now()))
 	other := token.NewSigner([]byte("another secret, just as long as ours"))
 	const (
 		rConfirm = iota
@@ -365,6 +397,9 @@ func FuzzReaderTokens(f *testing.F) {
 		{rManage, manage},
 		{rManage, fs.tokens.Make(token.Token{Kind: token.Manage, SubscriberID: 999999})},
 		{rManage, fs.tokens.Make(token.Token{Kind: token.Manage, SubscriberID: sub, Expires: 1})},
+		{rManage, fs.tokens.Make(token.Token{Kind: token.Manage, SubscriberID: sub})},                          // from before links had a lifetime
+		{rManage, fs.tokens.Make(token.ManageLink(sub, time.Now().Add(-token.ManageTTL-time.Hour)))},           // past its lifetime
+		{rUnsubscribe, fs.tokens.Make(token.UnsubscribeLink(sub, nil, 0, time.Now().Add(-2*token.ManageTTL)))}, // old, still unsubscribes
 		{rManage, manage[:len(manage)-1]},
 		{rManage, manage + "A"},
 		{rManage, flip(manage, len(manage)/2)},
@@ -388,6 +423,7 @@ func FuzzReaderTokens(f *testing.F) {
 	f.Add(uint8(rManage), true, manage, "action=erase")
 	f.Add(uint8(rManage), true, manage, "action=%ZZ&lists=%FF")
 	f.Add(uint8(rManage), true, manage, "action=unknown")
+	f.Add(uint8(rManage), true, manage, "action=revoke_links")
 
 	f.Fuzz(func(t *testing.T, route uint8, post bool, tok, body string) {
 		kind, prefix := []byte{token.Confirm, token.Manage, token.Unsubscribe}[route%3], []string{"/confirm/", "/manage/", "/unsubscribe/"}[route%3]
@@ -485,6 +521,15 @@ func FuzzAPIJSON(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"slug":"x","name":"`+strings.Repeat("é", 40000)+`"}`))
 	f.Add(uint8(2), []byte(`{"email":`))
 	f.Add(uint8(3), []byte("\xff\xfe"))
+	for i := range routes {
+		for _, b := range []string{`[]`, `"x"`, `1`, `false`, `[{"email":"a@example.com"}]`} {
+			f.Add(uint8(i), []byte(b))
+		}
+	}
+	f.Add(uint8(0), []byte(`{"slug":["x"],"name":{"a":1}}`))
+	f.Add(uint8(2), []byte(`{"email":"f@example.com","attributes":[1,2]}`))
+	f.Add(uint8(3), []byte(`{"subscriptions":{"list":"daily"}}`))
+	f.Add(uint8(3), []byte(`{"subscriptions":[{"list":1,"status":true}]}`))
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		rt := routes[int(route)%len(routes)]
 		for _, fs := range servers {

@@ -54,11 +54,12 @@ func mailchimpConformance(t *testing.T, c *checker) {
 	do("POST", "/lists/{id}/mailchimp/sync", "/lists/planet-mc/mailchimp/sync", nil, 202)
 
 	// Mailchimp unreachable: 502, and nothing changes.
-	do("PUT", "/integrations/mailchimp", "/integrations/mailchimp", map[string]any{"base_url": "http://127.0.0.1:1/3.0"}, 200)
+	fail("PUT", "/integrations/mailchimp", "/integrations/mailchimp", map[string]any{"base_url": "http://127.0.0.1:1/3.0"}, 422, "api_key")
+	do("PUT", "/integrations/mailchimp", "/integrations/mailchimp", map[string]any{"api_key": fake.APIKey(), "base_url": "http://127.0.0.1:1/3.0"}, 200)
 	if v := c.do(request{method: "PUT", tmpl: "/lists/{id}/mailchimp", path: "/lists/planet-mc/mailchimp", body: map[string]any{"audience_id": "aud1", "delivery": "herald"}}, 502); get(v, "error", "code") != "mailchimp_unreachable" {
 		t.Errorf("unreachable: %v", v)
 	}
-	do("PUT", "/integrations/mailchimp", "/integrations/mailchimp", map[string]any{"base_url": fake.URL()}, 200)
+	do("PUT", "/integrations/mailchimp", "/integrations/mailchimp", map[string]any{"api_key": fake.APIKey(), "base_url": fake.URL()}, 200)
 
 	// Import.
 	imp := func(raw []byte, ctype string, want int) any {

@@ -877,7 +877,8 @@ func id(v any) string { n, _ := get(v, "id").(json.Number); return n.String() }
 
 func TestOpenAPIServer(t *testing.T) {
 	doc := loadSpec(t)
-	in := apptest.Start(t, apptest.Options{})
+	// The fake Mailchimp of the integration's routes listens on loopback.
+	in := apptest.Start(t, apptest.Options{Args: []string{"--fetch-allow", "127.0.0.1/32"}})
 	c := &checker{t: t, in: in, doc: doc, vd: &validator{doc: doc}, ops: map[string]operation{}, covered: map[string]bool{}}
 	for _, o := range operations(doc) {
 		c.ops[o.key()] = o
@@ -1045,7 +1046,9 @@ func TestOpenAPIServer(t *testing.T) {
 		}
 		do("GET", "/jobs", "/jobs?status=pending&limit=5", nil, 200)
 
-		// Erasure and deletion.
+		// Withdrawing a reader's links, erasure and deletion.
+		do("POST", "/subscribers/{id}/revoke-links", "/subscribers/"+id(pete)+"/revoke-links", nil, 200)
+		c.fail(request{method: "POST", tmpl: "/subscribers/{id}/revoke-links", path: "/subscribers/999999/revoke-links"}, 404, "")
 		do("POST", "/subscribers/{id}/erase", "/subscribers/"+id(pete)+"/erase", nil, 200)
 		do("DELETE", "/subscribers/{id}", "/subscribers/"+id(olga), nil, 204)
 		do("DELETE", "/lists/{id}", "/lists/vip", nil, 204)

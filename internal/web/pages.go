@@ -26,7 +26,7 @@ type pages struct {
 
 func loadPages() *pages {
 	p := &pages{tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"subscribe", "confirm", "manage", "unsubscribe", "message", "embed"} {
+	for _, name := range []string{"subscribe", "confirm", "manage", "unsubscribe", "message", "embed", "managelink"} {
 		p.tmpl[name] = template.Must(template.ParseFS(templateFS, "templates/base.html", "templates/"+name+".html"))
 	}
 	p.css, _ = staticFS.ReadFile("static/herald.css")

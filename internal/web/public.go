@@ -40,6 +40,7 @@ func (s *Server) publicRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /embed.js", s.embedJS)
 	mux.HandleFunc("GET /confirm/{token}", s.confirmPage)
 	mux.HandleFunc("POST /confirm/{token}", s.confirm)
+	s.readerLinkRoutes(mux)
 	mux.HandleFunc("GET /manage/{token}", s.managePage)
 	mux.HandleFunc("POST /manage/{token}", s.manage)
 	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
@@ -293,13 +294,21 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 		s.renderSubscribe(w, r, code, f, err, "")
 	}
+	backend := s.trustedBackend(r)
+	if _, ok := s.originAllowed(r); !ok && !backend {
+		if asJSON {
+			s.error(w, r, errForeignOrigin)
+		} else {
+			s.message(w, http.StatusForbidden, "This form cannot be used here", errForeignOrigin.Message)
+		}
+		return
+	}
 	f, err := s.readSubscribe(w, r)
 	if err != nil {
 		fail(f, err)
 		return
 	}
 	ip, ua := clientIP(r), r.UserAgent()
-	backend := s.trustedBackend(r)
 	if backend {
 		if a, err := netip.ParseAddr(strings.TrimSpace(f.ReaderIP)); err == nil {
 			ip = a.String()
@@ -504,8 +513,9 @@ func (s *Server) parseConfirm(w http.ResponseWriter, r *http.Request) (token.Tok
 	return t, ok
 }
 
+// manageURL is a freshly issued manage link.
 func (s *Server) manageURL(subID int64) string {
-	return s.Config.BaseURL + "/manage/" + s.Tokens.Make(token.Token{Kind: token.Manage, SubscriberID: subID})
+	return s.Config.BaseURL + "/manage/" + s.Tokens.Make(token.ManageLink(subID, time.Now()))
 }
 
 func (s *Server) meta(r *http.Request, detail string) sqlstore.Meta {
@@ -547,7 +557,7 @@ func (s *Server) confirmation(w http.ResponseWriter, r *http.Request, confirm bo
 }
 
 func (s *Server) managePage(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.parseToken(w, r, token.Manage)
+	t, ok := s.parseManage(w, r)
 	if !ok {
 		return
 	}
@@ -602,7 +612,7 @@ func (s *Server) renderManage(w http.ResponseWriter, r *http.Request, subID int6
 }
 
 func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.parseToken(w, r, token.Manage)
+	t, ok := s.parseManage(w, r)
 	if !ok {
 		return
 	}
@@ -637,6 +647,10 @@ func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
 		if exp, err = s.DB.Export(ctx, t.SubscriberID); err == nil {
 			w.Header().Set("Content-Disposition", `attachment; filename="my-newsletter-data.json"`)
 			writeJSON(w, http.StatusOK, exp)
+			return
+		}
+	case "revoke_links":
+		if err = s.revokeLinks(w, r, t.SubscriberID); err == nil {
 			return
 		}
 	case "erase":
@@ -678,6 +692,16 @@ func (s *Server) listNames(r *http.Request, ids []int64) []string {
 func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.parseToken(w, r, token.Unsubscribe)
 	if !ok {
+		return
+	}
+	// Any genuine unsubscribe link unsubscribes, however old; only a fresh
+	// one shows the address.
+	fresh, ok := s.linkFresh(w, r, t, time.Now())
+	if !ok {
+		return
+	}
+	if !fresh {
+		s.render(w, http.StatusOK, "unsubscribe", map[string]any{"Done": false, "Lists": s.listNames(r, t.Lists), "Action": r.URL.Path})
 		return
 	}
 	sub, err := s.DB.GetSubscriber(r.Context(), t.SubscriberID)
@@ -722,8 +746,14 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := map[string]any{"Done": true, "Lists": s.listNames(r, t.Lists)}
+	// A fresh link leads on to the preferences page; an old or revoked
+	// one only unsubscribes (it must never extend a leaked link's reach).
 	if err == nil {
-		data["ManageURL"] = s.manageURL(t.SubscriberID)
+		if fresh, ok := s.linkFresh(w, r, t, time.Now()); !ok {
+			return
+		} else if fresh {
+			data["ManageURL"] = s.manageURL(t.SubscriberID)
+		}
 	}
 	s.render(w, http.StatusOK, "unsubscribe", data)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/mcsync"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/token"
 )
@@ -46,12 +47,15 @@ type Server struct {
 	authFails     *authThrottle // api_tokens.go
 	pages         *pages
 	handler       http.Handler
+
+	linkLimiter *limiter // requests for a fresh manage link, per client IP (readerlinks.go)
 }
 
 // New builds the server and its routes.
 func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Logger) *Server {
 	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log}
 	s.Mailchimp = mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
+	s.Mailchimp.Guard = netguard.New(cfg.FetchAllow)
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
 	s.authFails = newAuthThrottle(cfg.AuthFailLimit)
 	s.pages = loadPages()
@@ -242,7 +246,7 @@ func jsonError(err error) error {
 	case errors.As(err, &se):
 		return herald.Errorf(herald.EBADREQUEST, "Malformed JSON at byte %d.", se.Offset)
 	case errors.As(err, &te):
-		return &herald.Error{Code: herald.EBADREQUEST, Field: te.Field, Message: fmt.Sprintf("Field %q must be %s.", te.Field, te.Type.String())}
+		return jsonTypeError(te)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return &herald.Error{Code: herald.EBADREQUEST, Field: f, Message: fmt.Sprintf("Unknown field %q.", f)}
