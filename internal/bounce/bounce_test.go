@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -272,9 +273,7 @@ func TestDeepNesting(t *testing.T) {
 	ParseBytes([]byte(b.String()))
 }
 
-func itoa(i int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + func() string { b, _ := json.Marshal(i); return string(b) }())
-}
+func itoa(i int) string { return strconv.Itoa(i) }
 
 // TestParseErrorIsTheReaders: Parse fails only when reading fails.
 func TestParseErrorIsTheReaders(t *testing.T) {
