@@ -363,7 +363,9 @@ func parseDSN(rep *Report, body []byte, text string) {
 				// The human-readable part may say what the fields do not.
 				human, _ := cutOriginal(text)
 				if segs := segments(human, []string{r.Address}); len(segs) == 1 {
-					r.Diagnostic = diagnosticLine(segs[0].text)
+					if r.Diagnostic = diagnosticLine(segs[0].text); r.Diagnostic == "" {
+						r.Diagnostic = contextLine(segs[0].text)
+					}
 				}
 			}
 			better := statusCode(r.Diagnostic)

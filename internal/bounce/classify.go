@@ -140,7 +140,7 @@ func senderProblem(r Reason) bool {
 // delivery with enhanced status code status ("5.1.1", may be empty) and
 // diagnostic text diag.
 func classify(status, diag string) (Reason, Kind, bool) {
-	reason := classifyText(strings.ToLower(diag))
+	reason := classifyText(asciiLower(diag))
 	if reason == "" {
 		reason = classifyStatus(status)
 	}

@@ -160,7 +160,7 @@ func mediaType(h header) (string, map[string]string) {
 		// Salvage the type before the first semicolon and a boundary.
 		mt = strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
 		params = map[string]string{}
-		if i := strings.Index(strings.ToLower(ct), "boundary="); i >= 0 {
+		if i := strings.Index(asciiLower(ct), "boundary="); i >= 0 {
 			v := ct[i+len("boundary="):]
 			if j := strings.IndexByte(v, ';'); j >= 0 {
 				v = v[:j]
@@ -280,4 +280,22 @@ func clean(s string) string {
 		return r
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// asciiLower lowercases the ASCII letters of s and leaves every other
+// byte alone, so that an index into the result is an index into s
+// (strings.ToLower changes lengths on invalid UTF-8 and some runes).
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

@@ -33,7 +33,7 @@ func looksLikeBounce(h header, from, subject, text string, strict bool) bool {
 		}
 		return false
 	}
-	lt := strings.ToLower(text[:min(len(text), 8192)])
+	lt := asciiLower(text[:min(len(text), 8192)])
 	for _, p := range bounceBodies {
 		if strings.Contains(lt, p) {
 			return true
@@ -66,7 +66,7 @@ func parseBounceText(rep *Report, text string) {
 		oh, _ := splitHeader([]byte(strings.TrimLeft(rest, "\r\n \t")))
 		rep.Original.merge(oh)
 	}
-	lower := strings.ToLower(human)
+	lower := asciiLower(human)
 	delay := isDelay(strings.ToLower(rep.Subject), lower)
 
 	exclude := map[string]bool{}
@@ -118,7 +118,7 @@ func parseBounceText(rep *Report, text string) {
 			r.Reason, r.Kind, r.SenderProblem = classify(r.Status, r.Diagnostic)
 			if r.Reason == ReasonPermanent || r.Reason == ReasonTemporary || r.Reason == ReasonUnknown {
 				// The prose around the address may be plainer than the code.
-				seg := strings.ToLower(s.text[:min(len(s.text), 2048)])
+				seg := asciiLower(s.text[:min(len(s.text), 2048)])
 				if why := classifyText(seg); why != "" && why != ReasonTemporary && why != ReasonExpired {
 					r.Reason, r.Kind, r.SenderProblem = why, kindOf(why, r.Status), senderProblem(why)
 				}
@@ -166,7 +166,7 @@ var originalMarkers = []string{
 // cutOriginal splits a text bounce into its own words and the copy of the
 // original message after them ("" when there is none).
 func cutOriginal(text string) (human, rest string) {
-	lower := strings.ToLower(text)
+	lower := asciiLower(text)
 	cut := -1
 	for _, m := range originalMarkers {
 		if i := strings.Index(lower, m); i >= 0 && (cut < 0 || i < cut) {
@@ -245,14 +245,14 @@ func segments(text string, addrs []string) []segment {
 	if len(addrs) == 0 {
 		return nil
 	}
-	lower := strings.ToLower(text)
+	lower := asciiLower(text)
 	type pos struct {
 		addr string
 		at   int
 	}
 	var ps []pos
 	for _, a := range addrs {
-		if i := strings.Index(lower, strings.ToLower(a)); i >= 0 {
+		if i := strings.Index(lower, asciiLower(a)); i >= 0 {
 			ps = append(ps, pos{a, i})
 		}
 	}
@@ -349,7 +349,7 @@ func stripTags(b []byte) []byte {
 		switch name[0] {
 		case "style", "script":
 			if !strings.HasPrefix(tag, "/") {
-				if k := strings.Index(strings.ToLower(s), "</"+name[0]); k >= 0 {
+				if k := strings.Index(asciiLower(s), "</"+name[0]); k >= 0 {
 					s = s[k:]
 				}
 			}
