@@ -195,17 +195,18 @@ func ParseBytes(raw []byte) *Report {
 	for _, o := range m.originals {
 		rep.Original.merge(o)
 	}
+	text := m.text()
 	switch {
 	case len(m.feedback) > 0:
 		parseARF(rep, m.feedback[0])
 	case len(m.dsns) > 0:
+		human, _ := cutOriginal(text)
 		for _, d := range m.dsns {
-			parseDSN(rep, d, m.text())
+			parseDSN(rep, d, human)
 		}
 	}
 	if len(rep.Recipients) == 0 {
 		rep.Format = ""
-		text := m.text()
 		switch {
 		case looksLikeBounce(h, rep.From, rep.Subject, text, true):
 			parseBounceText(rep, text)
@@ -315,7 +316,10 @@ func trimID(s string) string {
 
 // parseDSN reads a delivery-status body: per-message fields, then a block
 // of fields per recipient.
-func parseDSN(rep *Report, body []byte, text string) {
+//
+// human is the notice's text without the returned message, for recipients
+// whose fields give no diagnostic.
+func parseDSN(rep *Report, body []byte, human string) {
 	rest := body
 	for len(rest) > 0 && len(rep.Recipients) < maxRecipients {
 		// Skip blank lines between blocks.
@@ -359,9 +363,8 @@ func parseDSN(rep *Report, body []byte, text string) {
 			if strings.EqualFold(r.Address, r.FinalRecipient) {
 				r.FinalRecipient = ""
 			}
-			if r.Diagnostic == "" && r.Address != "" {
+			if r.Diagnostic == "" && r.Address != "" && len(rep.Recipients) < 10 {
 				// The human-readable part may say what the fields do not.
-				human, _ := cutOriginal(text)
 				if segs := segments(human, []string{r.Address}); len(segs) == 1 {
 					if r.Diagnostic = diagnosticLine(segs[0].text); r.Diagnostic == "" {
 						r.Diagnostic = contextLine(segs[0].text)

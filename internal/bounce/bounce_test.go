@@ -289,3 +289,31 @@ func TestParseErrorIsTheReaders(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, os.ErrClosed }
+
+// TestAdversarialShapes: inputs shaped to make a careless reader do
+// quadratic work (many style tags, many recipients without diagnostic
+// beside a long notice, many multiparts with one boundary, a header of
+// one endless field) are read in one pass. No timing is asserted: a
+// regression shows as a test that takes minutes.
+func TestAdversarialShapes(t *testing.T) {
+	html := "From: MAILER-DAEMON@x.example\nContent-Type: text/html\n\n" + strings.Repeat("<style>", 200000)
+	ParseBytes([]byte(html))
+
+	var dsn strings.Builder
+	dsn.WriteString("From: MAILER-DAEMON@x.example\nContent-Type: multipart/report; boundary=b\n\n--b\nContent-Type: text/plain\n\n")
+	dsn.WriteString(strings.Repeat("The mail system could not deliver the message. ", 20000))
+	dsn.WriteString("\n--b\nContent-Type: message/delivery-status\n\n")
+	for i := 0; i < 5000; i++ {
+		dsn.WriteString("Final-Recipient: rfc822; r" + itoa(i) + "@x.example\nAction: failed\nStatus: 5.0.0\n\n")
+	}
+	rep := ParseBytes([]byte(dsn.String()))
+	if len(rep.Recipients) != maxRecipients {
+		t.Errorf("%d recipients, want the cap %d", len(rep.Recipients), maxRecipients)
+	}
+
+	same := "Content-Type: multipart/mixed; boundary=s\n\n" + strings.Repeat("--s\nContent-Type: multipart/mixed; boundary=s\n\n", 50000)
+	ParseBytes([]byte(same))
+
+	long := "From: MAILER-DAEMON@x.example\nTo: " + strings.Repeat("a@b.example, ", 150000) + "\n\nx"
+	ParseBytes([]byte(long))
+}

@@ -117,7 +117,8 @@ type part struct {
 }
 
 // walk calls fn for the leaf parts of the entity (h, body), depth first,
-// in order, up to maxParts leaves and maxDepth levels of multipart.
+// in order, up to maxParts entities (multiparts count too, so that nested
+// empty multiparts cannot multiply the work) and maxDepth levels.
 // message/rfc822 parts are leaves: the returned original message is not
 // searched for bounce text (it is our own newsletter).
 func walk(h header, body []byte, fn func(p part)) {
@@ -129,10 +130,11 @@ func walkEntity(h header, body []byte, depth int, n *int, fn func(p part)) {
 	if *n >= maxParts {
 		return
 	}
+	*n++
 	mt, params := mediaType(h)
 	if strings.HasPrefix(mt, "multipart/") && depth < maxDepth {
 		if b := params["boundary"]; b != "" {
-			for _, raw := range splitMultipart(body, b, maxParts) {
+			for _, raw := range splitMultipart(body, b, maxParts-*n) {
 				ph, pb := splitHeader(raw)
 				walkEntity(ph, pb, depth+1, n, fn)
 				if *n >= maxParts {
@@ -144,7 +146,6 @@ func walkEntity(h header, body []byte, depth int, n *int, fn func(p part)) {
 		// A multipart without boundary: read it as text.
 		mt = "text/plain"
 	}
-	*n++
 	fn(part{mediaType: mt, params: params, header: h, body: decode(h, body)})
 }
 

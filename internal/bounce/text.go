@@ -324,36 +324,42 @@ func contextLine(s string) string {
 }
 
 // stripTags turns HTML into rough text: tags out, block ends as line
-// breaks, the common entities decoded; style and script dropped.
+// breaks, the common entities decoded; style and script dropped. It is
+// linear in the input (lowered once, searched in step).
 func stripTags(b []byte) []byte {
-	var out []byte
 	s := string(b)
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '<')
-		if i < 0 {
-			out = append(out, s...)
-			break
-		}
-		out = append(out, s[:i]...)
-		s = s[i:]
-		j := strings.IndexByte(s, '>')
+	lower := asciiLower(s)
+	out := make([]byte, 0, len(s))
+	i := 0
+	for i < len(s) {
+		j := strings.IndexByte(s[i:], '<')
 		if j < 0 {
+			out = append(out, s[i:]...)
 			break
 		}
-		tag := strings.ToLower(s[1:j])
-		s = s[j+1:]
-		name := strings.Fields(strings.TrimPrefix(tag, "/"))
-		if len(name) == 0 {
-			continue
+		out = append(out, s[i:i+j]...)
+		i += j
+		k := strings.IndexByte(s[i:], '>')
+		if k < 0 {
+			break
 		}
-		switch name[0] {
+		tag := lower[i+1 : i+k]
+		i += k + 1
+		closing := strings.HasPrefix(tag, "/")
+		name := strings.TrimPrefix(tag, "/")
+		if e := strings.IndexAny(name, " \t\r\n/"); e >= 0 {
+			name = name[:e]
+		}
+		switch name {
 		case "style", "script":
-			if !strings.HasPrefix(tag, "/") {
-				if k := strings.Index(asciiLower(s), "</"+name[0]); k >= 0 {
-					s = s[k:]
+			if !closing {
+				if e := strings.Index(lower[i:], "</"+name); e >= 0 {
+					i += e
+				} else {
+					i = len(s) // unclosed: it runs to the end, as in browsers
 				}
 			}
-		case "br", "br/", "p", "div", "tr", "li", "h1", "h2", "h3", "table", "pre", "blockquote":
+		case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "table", "pre", "blockquote":
 			out = append(out, '\n')
 		case "td":
 			out = append(out, ' ')
