@@ -57,6 +57,7 @@ const (
 	ReasonPolicy        Reason = "policy"           // authentication or policy failure: SPF, DKIM, DMARC, PTR, TLS
 	ReasonSenderBlocked Reason = "sender-blocked"   // the sending IP or the sender address is blocked or has a bad reputation
 	ReasonRelayDenied   Reason = "relay-denied"     // a server refused to relay
+	ReasonSystemError   Reason = "system-error"     // the remote mail system failed: loops, syntax, configuration
 	ReasonPermanent     Reason = "permanent"        // a permanent failure of no more precise reason
 	ReasonTemporary     Reason = "temporary"        // a temporary failure of no more precise reason (network, service)
 	ReasonUnknown       Reason = "unknown"          // a failure without code or words we know
@@ -77,48 +78,48 @@ const MaxRead = 2 << 20
 type Report struct {
 	// Format is how the message reported: "dsn" (RFC 3464), "arf" (RFC
 	// 5965), "text" (an MTA's own words), "auto-reply", or "" (nothing).
-	Format     string
-	Recipients []Recipient
+	Format     string      `json:"format,omitempty"`
+	Recipients []Recipient `json:"recipients,omitempty"`
 
 	// Kind and Reason sum up a message without recipients: ignore and
 	// why (not-a-bounce). With recipients, each has its own.
-	Kind   Kind
-	Reason Reason
+	Kind   Kind   `json:"kind"`
+	Reason Reason `json:"reason"`
 
-	Subject   string
-	From      string   // the bounce's From (often MAILER-DAEMON)
-	Envelope  Envelope // where the bounce was delivered: the VERP token is there
-	Original  Original // the headers of the message that bounced, when returned
-	Truncated bool     // the message was longer than MaxRead
+	Subject   string   `json:"subject,omitempty"`
+	From      string   `json:"from,omitempty"`      // the bounce's From (often MAILER-DAEMON)
+	Envelope  Envelope `json:"envelope,omitempty"`  // where the bounce was delivered: the VERP token is there
+	Original  Original `json:"original,omitempty"`  // the headers of the message that bounced, when returned
+	Truncated bool     `json:"truncated,omitempty"` // the message was longer than MaxRead
 
 	// From the DSN's per-message fields.
-	ReportingMTA string
-	EnvelopeID   string // Original-Envelope-Id: the ENVID we gave, if any
-	FeedbackType string // ARF Feedback-Type (abuse, fraud, ...)
+	ReportingMTA string `json:"reporting_mta,omitempty"`
+	EnvelopeID   string `json:"envelope_id,omitempty"`   // Original-Envelope-Id: the ENVID we gave, if any
+	FeedbackType string `json:"feedback_type,omitempty"` // ARF Feedback-Type (abuse, fraud, ...)
 }
 
 // Recipient is one recipient's outcome.
 type Recipient struct {
-	Address        string // the address we sent to: Original-Recipient, else Final-Recipient, else found in the text; "" when redacted
-	FinalRecipient string // Final-Recipient when it differs
-	Action         string // DSN Action (failed, delayed, delivered, relayed, expanded), lowercase
-	Status         string // enhanced status code, e.g. "5.1.1"; "" when there is none
-	Diagnostic     string // the remote server's words, on one line
-	RemoteMTA      string
-	Reason         Reason
-	Kind           Kind
+	Address        string `json:"address"`                   // the address we sent to: Original-Recipient, else Final-Recipient, else found in the text; "" when redacted
+	FinalRecipient string `json:"final_recipient,omitempty"` // Final-Recipient when it differs
+	Action         string `json:"action,omitempty"`          // DSN Action (failed, delayed, delivered, relayed, expanded), lowercase
+	Status         string `json:"status"`                    // enhanced status code, e.g. "5.1.1"; "" when there is none
+	Diagnostic     string `json:"diagnostic,omitempty"`      // the remote server's words, on one line
+	RemoteMTA      string `json:"remote_mta,omitempty"`
+	Reason         Reason `json:"reason"`
+	Kind           Kind   `json:"kind"`
 	// SenderProblem: the refusal is about the sender or the message
 	// (authentication, IP reputation, content, size, rate), not about
 	// the reader's address. Never suppress a reader for it; alert.
-	SenderProblem bool
+	SenderProblem bool `json:"sender_problem,omitempty"`
 }
 
 // Envelope holds the addresses the bounce itself was delivered to.
 type Envelope struct {
-	To          []string
-	DeliveredTo []string
-	OriginalTo  []string // X-Original-To, Envelope-To, X-Envelope-To
-	ReturnPath  string
+	To          []string `json:"to,omitempty"`
+	DeliveredTo []string `json:"delivered_to,omitempty"`
+	OriginalTo  []string `json:"original_to,omitempty"` // X-Original-To, Envelope-To, X-Envelope-To
+	ReturnPath  string   `json:"return_path,omitempty"`
 }
 
 // Addresses lists the envelope's addresses, To first, without repeats: a
@@ -140,13 +141,14 @@ func (e Envelope) Addresses() []string {
 // Original holds headers of the message that bounced (the returned
 // message, its headers, or what a reply refers to).
 type Original struct {
-	MessageID  string            // Message-ID, without angle brackets
-	InReplyTo  string            // of an auto-reply: the message it answers
-	ListID     string            // List-Id
-	From, To   string            // addresses
-	Subject    string            //
-	ReturnPath string            // the envelope sender we used: a VERP address
-	Herald     map[string]string // X-Herald-* headers, by canonical name
+	MessageID  string            `json:"message_id,omitempty"`  // Message-ID, without angle brackets
+	InReplyTo  string            `json:"in_reply_to,omitempty"` // of an auto-reply: the message it answers
+	ListID     string            `json:"list_id,omitempty"`     // List-Id
+	From       string            `json:"from,omitempty"`        // an address
+	To         string            `json:"to,omitempty"`          // the first address
+	Subject    string            `json:"subject,omitempty"`
+	ReturnPath string            `json:"return_path,omitempty"` // the envelope sender we used: a VERP address
+	Herald     map[string]string `json:"herald,omitempty"`      // X-Herald-* headers, by canonical name
 }
 
 // Parse reads one message from r (at most MaxRead bytes) and reports what

@@ -175,6 +175,13 @@ func TestClassify(t *testing.T) {
 		{"5.4.7", "Message expired, connection refused", ReasonExpired, Soft, false},
 		{"5.1.2", "550 Host unknown", ReasonHostUnknown, Hard, false},
 		{"4.4.3", "Host or domain name not found. Name service error: Host not found, try again", ReasonHostUnknown, Soft, false},
+		{"5.7.1", "550 5.7.1 Helo command rejected: Host not found", ReasonPolicy, Soft, true},
+		{"5.7.1", "550 5.7.1 Client host rejected: cannot find your hostname, [192.0.2.1]", ReasonPolicy, Soft, true},
+		{"5.1.7", "553 5.1.7 Invalid sender address", ReasonSenderBlocked, Soft, true},
+		{"5.4.6", "554 5.4.6 Too many hops", ReasonSystemError, Soft, false},
+		{"5.0.0", "554 Message rejected: Daily message quota exceeded", ReasonRateLimited, Soft, true},
+		{"5.1.1", "550 5.1.1 Mailbox does not exist", ReasonUserUnknown, Hard, false},
+		{"5.1.2", "550 5.1.2 Recipient address rejected: Domain not found", ReasonHostUnknown, Hard, false},
 	} {
 		reason, kind, sender := classify(tc.status, tc.diag)
 		if reason != tc.reason || kind != tc.kind || sender != tc.sender {

@@ -32,7 +32,11 @@ type rule struct {
 // rules is the table; phrases are lowercase and matched as substrings of
 // the lowercased diagnostic.
 var rules = []rule{
+	{ReasonRateLimited, []string{ // our own sending limits, before "quota" is read as a full mailbox
+		"sending quota", "message quota exceeded", "maximum sending rate", "daily sending", "sending limit",
+	}},
 	{ReasonSenderBlocked, []string{
+		"invalid sender", "sender invalid", "unknown sender", "sender unknown", "from address",
 		"sender address rejected", "sender verify failed", "sender verification failed", "sender domain",
 		"sender rejected", "sender is not allowed", "sender not allowed", "envelope sender",
 		"banned sender", "sender blocked", "sender denied", "senders domain",
@@ -43,7 +47,8 @@ var rules = []rule{
 		"reverse dns", "ptr record", "rdns", "no ptr", "reverse lookup", "helo", "ehlo",
 		"not authorized to send", "authrequired", "requires authentication", "arc validation",
 		"tls required", "must use tls", "starttls", "notauthorized", "notauthenticated",
-		"identities failed the check", "not verified", "policy that prohibited",
+		"identities failed the check", "not verified", "policy that prohibited", "cannot find your hostname",
+		"cannot find your reverse hostname",
 	}},
 	{ReasonHostUnknown, []string{
 		"host unknown", "host not found", "unknown host", "domain not found", "domain does not exist",
@@ -99,6 +104,11 @@ var rules = []rule{
 		"not allowed to send", "part of their network", "(s3150)", "(s3140)", "(s3114)",
 		"access denied", "denied by policy", "connection refused by", "bad sender",
 		"open relay", "dynamic ip", "residential", "dialup", "[ts01]", "[ts02]", "[ts03]",
+	}},
+	{ReasonSystemError, []string{
+		"system error", "local error", "internal error", "mail loop", "loop detected", "routing loop",
+		"too many hops", "hop count", "configuration error", "mailer error", "syntax error",
+		"command unrecognized", "bad sequence of commands", "server error", "protocol error",
 	}},
 	{ReasonRateLimited, []string{
 		"rate limit", "ratelimit", "rate-limit", "too many", "throttl", "rate that prevents",

@@ -88,6 +88,10 @@ func parseBounceText(rep *Report, text string) {
 		strings.Contains(lower, "given up") || strings.Contains(lower, "gave up")
 
 	segs := segments(human, addrs)
+	if len(segs) == 0 && rep.Original.To != "" && !exclude[strings.ToLower(rep.Original.To)] {
+		// The text names nobody: the returned message says whom it was for.
+		segs = []segment{{addr: rep.Original.To, text: human}}
+	}
 	if len(segs) == 0 {
 		// No address in the text: keep what it says, with no recipient,
 		// if it says something with a code.
