@@ -362,6 +362,9 @@ func parseDSN(rep *Report, body []byte, human string) {
 			if r.Address == "" {
 				r.Address = r.FinalRecipient
 			}
+			if r.Address == "" {
+				r.Address = dsnAddress(at(h["X-Actual-Recipient"], i))
+			}
 			if strings.EqualFold(r.Address, r.FinalRecipient) {
 				r.FinalRecipient = ""
 			}
@@ -385,6 +388,11 @@ func parseDSN(rep *Report, body []byte, human string) {
 			finish(&r)
 			rep.Recipients = append(rep.Recipients, r)
 		}
+	}
+	if len(rep.Recipients) == 1 && rep.Recipients[0].Address == "" && rep.Original.To != "" {
+		// A final recipient that is no address (a mailbox path): the one
+		// recipient is whom the returned message was for.
+		rep.Recipients[0].Address = rep.Original.To
 	}
 	if len(rep.Recipients) > 0 {
 		rep.Format = "dsn"
