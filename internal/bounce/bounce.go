@@ -329,9 +329,6 @@ func parseDSN(rep *Report, body []byte, human string) {
 		if len(trimmed) == 0 {
 			break
 		}
-		if len(trimmed) == len(rest) && len(rest) > 0 && rest[0] == ' ' {
-			trimmed = bytes.TrimLeft(rest, " \t")
-		}
 		var h header
 		h, rest = splitHeader(trimmed)
 		if len(h) == 0 {

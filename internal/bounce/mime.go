@@ -244,8 +244,13 @@ func decode(h header, body []byte) []byte {
 		}
 	case "quoted-printable":
 		r := quotedprintable.NewReader(bytes.NewReader(body))
-		buf, _ := io.ReadAll(io.LimitReader(r, partTextCap))
+		buf, err := io.ReadAll(io.LimitReader(r, partTextCap))
 		out = buf
+		if err != nil && len(buf) < len(body)/2 {
+			// A bad escape early on: the raw text reads better than
+			// the little that decoded.
+			out = body
+		}
 	default:
 		out = body
 	}
