@@ -455,13 +455,22 @@ var (
 	smtpRe   = regexp.MustCompile(`(?:^|[^\d.])([45])\d\d(?:[ \-:]|$)`)
 )
 
-// statusCode finds an enhanced status code in s.
+// statusCode finds an enhanced status code in s: not a piece of an IP
+// address or a version number ("[192.0.2.10]" holds no 2.0.2).
 func statusCode(s string) string {
-	if m := statusRe.FindStringSubmatch(s); m != nil {
-		return m[1] + "." + m[2] + "." + m[3]
+	for _, m := range statusRe.FindAllStringSubmatchIndex(s, 20) {
+		if m[0] > 0 && (isDigit(s[m[0]-1]) || s[m[0]-1] == '.') {
+			continue
+		}
+		if m[1] < len(s) && s[m[1]] == '.' && m[1]+1 < len(s) && isDigit(s[m[1]+1]) {
+			continue
+		}
+		return s[m[2]:m[3]] + "." + s[m[4]:m[5]] + "." + s[m[6]:m[7]]
 	}
 	return ""
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // smtpClass is "5.0.0" or "4.0.0" from a basic SMTP reply code in s.
 func smtpClass(s string) string {

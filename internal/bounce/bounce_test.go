@@ -182,6 +182,10 @@ func TestClassify(t *testing.T) {
 		{"5.0.0", "554 Message rejected: Daily message quota exceeded", ReasonRateLimited, Soft, true},
 		{"5.1.1", "550 5.1.1 Mailbox does not exist", ReasonUserUnknown, Hard, false},
 		{"5.1.2", "550 5.1.2 Recipient address rejected: Domain not found", ReasonHostUnknown, Hard, false},
+		{"4.2.0", "450 4.2.0 <a@example.org>: Recipient address rejected: Greylisted, see https://greylist.example/", ReasonTemporary, Soft, false},
+		{"5.7.1", "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)", ReasonRelayDenied, Soft, true},
+		{"5.0.0", "554 IP=192.0.2.34 - A problem occurred. (BL)", ReasonSenderBlocked, Soft, true},
+		{"5.0.0", "554 Transaction failed", ReasonPermanent, Hard, false},
 	} {
 		reason, kind, sender := classify(tc.status, tc.diag)
 		if reason != tc.reason || kind != tc.kind || sender != tc.sender {
@@ -323,4 +327,21 @@ func TestAdversarialShapes(t *testing.T) {
 
 	long := "From: MAILER-DAEMON@x.example\nTo: " + strings.Repeat("a@b.example, ", 150000) + "\n\nx"
 	ParseBytes([]byte(long))
+}
+
+// TestStatusCode: an enhanced status code, not a piece of an IP address.
+func TestStatusCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"550-5.7.1 [192.0.2.10] Our system":       "5.7.1",
+		"554 IP=192.0.2.34 - A problem occurred":  "",
+		"from [10.2.0.5] said: 550 5.1.1 unknown": "5.1.1",
+		"Sorry, no mailbox here. (#5.1.1)":        "5.1.1",
+		"Status: 4.4.7 (delivery time expired)":   "4.4.7",
+		"version 2.4.6.1 of the filter":           "",
+		"host 5.1.1.1 said: 550 5.2.2 full":       "5.2.2",
+	} {
+		if got := statusCode(in); got != want {
+			t.Errorf("statusCode(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -32,6 +32,7 @@ type rule struct {
 // rules is the table; phrases are lowercase and matched as substrings of
 // the lowercased diagnostic.
 var rules = []rule{
+	{ReasonTemporary, []string{"greylist", "graylist"}}, // "try again": says nothing of the address
 	{ReasonRateLimited, []string{ // our own sending limits, before "quota" is read as a full mailbox
 		"sending quota", "message quota exceeded", "maximum sending rate", "daily sending", "sending limit",
 	}},
@@ -55,7 +56,7 @@ var rules = []rule{
 		"domain doesn't exist", "domain name not found", "no such domain", "name service error",
 		"unrouteable mail domain", "nxdomain", "no mx", "null mx", "does not accept mail",
 		"dns error", "could not be resolved", "unable to resolve", "no route to host for domain",
-		"bad destination system", "domain is not configured", "domain isn't in my list of allowed rcpthosts",
+		"bad destination system", "domain is not configured",
 		"mx lookup", "no mail server", "unknown domain", "non-existent host", "couldn't find any host",
 	}},
 	{ReasonUserUnknown, []string{
@@ -96,6 +97,7 @@ var rules = []rule{
 	{ReasonRelayDenied, []string{
 		"relay access denied", "relaying denied", "relay denied", "relay not permitted", "not permitted to relay",
 		"unable to relay", "relaying not allowed", "relay not allowed", "we do not relay", "not a gateway",
+		"list of allowed rcpthosts",
 	}},
 	{ReasonSenderBlocked, []string{
 		"blocked using", "blacklist", "blocklist", "block list", "black list", "spamhaus", "barracuda",
@@ -103,7 +105,7 @@ var rules = []rule{
 		"client host rejected", "client host blocked", "your ip", "sending ip", "ip address", "ip blocked",
 		"not allowed to send", "part of their network", "(s3150)", "(s3140)", "(s3114)",
 		"access denied", "denied by policy", "connection refused by", "bad sender",
-		"open relay", "dynamic ip", "residential", "dialup", "[ts01]", "[ts02]", "[ts03]",
+		"open relay", "dynamic ip", "residential", "dialup", "[ts01]", "[ts02]", "[ts03]", "(bl)",
 	}},
 	{ReasonSystemError, []string{
 		"system error", "local error", "internal error", "mail loop", "loop detected", "routing loop",

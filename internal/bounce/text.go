@@ -285,7 +285,7 @@ func segments(text string, addrs []string) []segment {
 func diagnosticLine(s string) string {
 	lines := strings.Split(s[:min(len(s), 16384)], "\n")
 	for i, l := range lines {
-		if !smtpRe.MatchString(l) && !statusRe.MatchString(l) {
+		if !smtpRe.MatchString(l) && statusCode(l) == "" {
 			continue
 		}
 		out := strings.TrimSpace(l)
