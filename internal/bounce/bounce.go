@@ -419,7 +419,7 @@ func finish(r *Recipient) {
 		r.Reason, r.Kind = ReasonDelivered, Ignore
 		return
 	}
-	if r.Status != "" && r.Status[0] == '2' {
+	if r.Action == "" && r.Status != "" && r.Status[0] == '2' {
 		r.Reason, r.Kind = ReasonDelivered, Ignore
 		return
 	}
