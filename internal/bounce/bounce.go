@@ -200,7 +200,7 @@ func ParseBytes(raw []byte) *Report {
 	text := m.text()
 	switch {
 	case len(m.feedback) > 0:
-		parseARF(rep, m.feedback[0])
+		parseARF(rep, h, m.feedback[0])
 	case len(m.dsns) > 0:
 		human, _ := cutOriginal(text)
 		for _, d := range m.dsns {
@@ -482,7 +482,8 @@ func smtpClass(s string) string {
 
 // --- RFC 5965 ---
 
-func parseARF(rep *Report, body []byte) {
+// parseARF reads a feedback report; top is the report's own header.
+func parseARF(rep *Report, top header, body []byte) {
 	h, _ := splitHeader(bytes.TrimLeft(body, "\r\n"))
 	rep.Format = "arf"
 	ft := strings.ToLower(clean(h.get("Feedback-Type")))
@@ -497,6 +498,10 @@ func parseARF(rep *Report, body []byte) {
 	}
 	r.Diagnostic = clean("feedback-type " + ft + " " + h.get("User-Agent"))
 	addrs := addresses(h["Original-Rcpt-To"])
+	if len(addrs) == 0 {
+		// Outlook.com's feedback loop names the reader in its own header.
+		addrs = addresses(top["X-Hmxmroriginalrecipient"])
+	}
 	if len(addrs) == 0 && rep.Original.To != "" && !redacted(rep.Original.To) {
 		addrs = []string{rep.Original.To}
 	}
