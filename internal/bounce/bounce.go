@@ -211,7 +211,7 @@ func ParseBytes(raw []byte) *Report {
 		rep.Format = ""
 		switch {
 		case looksLikeBounce(h, rep.From, rep.Subject, text, true):
-			parseBounceText(rep, text)
+			parseBounceText(rep, text, fromDaemon(h, rep.From))
 		case isAutoReply(h, rep.Subject):
 			rep.Format = "auto-reply"
 			rep.Recipients = []Recipient{{Address: rep.From, Reason: ReasonAutoReply, Kind: Ignore}}
@@ -223,7 +223,7 @@ func ParseBytes(raw []byte) *Report {
 				}
 			}
 		case looksLikeBounce(h, rep.From, rep.Subject, text, false):
-			parseBounceText(rep, text)
+			parseBounceText(rep, text, fromDaemon(h, rep.From))
 		}
 	}
 	if len(rep.Recipients) == 0 {

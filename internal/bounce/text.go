@@ -16,13 +16,7 @@ import (
 // subject (strict); or, when not strict, the body's own words.
 func looksLikeBounce(h header, from, subject, text string, strict bool) bool {
 	if strict {
-		local, _, _ := strings.Cut(strings.ToLower(from), "@")
-		switch local {
-		case "mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster", "mail.delivery.system", "mailer_daemon":
-			return true
-		}
-		name := strings.ToLower(h.get("From"))
-		if strings.Contains(name, "mail delivery") || strings.Contains(name, "mailer-daemon") || strings.Contains(name, "mail administrator") {
+		if fromDaemon(h, from) {
 			return true
 		}
 		s := strings.ToLower(subject)
@@ -40,6 +34,17 @@ func looksLikeBounce(h header, from, subject, text string, strict bool) bool {
 		}
 	}
 	return false
+}
+
+// fromDaemon: the message comes from a mail system, not a person.
+func fromDaemon(h header, from string) bool {
+	local, _, _ := strings.Cut(strings.ToLower(from), "@")
+	switch local {
+	case "mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster", "mail.delivery.system", "mailer_daemon":
+		return true
+	}
+	name := strings.ToLower(h.get("From"))
+	return strings.Contains(name, "mail delivery") || strings.Contains(name, "mailer-daemon") || strings.Contains(name, "mail administrator")
 }
 
 var bounceSubjects = []string{
@@ -60,7 +65,10 @@ var bounceBodies = []string{
 }
 
 // parseBounceText reads recipients and diagnostics from a text bounce.
-func parseBounceText(rep *Report, text string) {
+// When the message is not from a mail system (a subject or sentences made
+// it look like a bounce: it may be a person's reply), an address with
+// neither code nor known words is no result.
+func parseBounceText(rep *Report, text string, daemon bool) {
 	human, rest := cutOriginal(text)
 	if rest != "" {
 		oh, _ := splitHeader([]byte(strings.TrimLeft(rest, "\r\n \t")))
@@ -127,6 +135,9 @@ func parseBounceText(rep *Report, text string) {
 					r.Reason, r.Kind, r.SenderProblem = why, kindOf(why, r.Status), senderProblem(why)
 				}
 			}
+		}
+		if !daemon && r.Status == "" && r.Reason == ReasonUnknown {
+			continue
 		}
 		rep.Recipients = append(rep.Recipients, r)
 	}
