@@ -121,6 +121,7 @@ var rules = []rule{
 		"spam", "unsolicited", "junk", "bulk mail", "virus", "malware", "phishing", "infected",
 		"content rejected", "content filter", "rejected due to content", "message content", "suspicious",
 		"blocked by", "message rejected", "not accepted for policy", "prohibited", ":blocked)",
+		"message not allowed", "[ph01]",
 	}},
 	{ReasonUserUnknown, []string{ // vaguer, after the blocklist and spam phrases
 		"mailbox unavailable", "mailbox not available", "recipient rejected", "rejected recipient",
