@@ -186,7 +186,7 @@ func TestClassify(t *testing.T) {
 		{"5.7.1", "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)", ReasonRelayDenied, Soft, true},
 		{"5.0.0", "554 IP=192.0.2.34 - A problem occurred. (BL)", ReasonSenderBlocked, Soft, true},
 		{"5.0.0", "554 Transaction failed", ReasonPermanent, Hard, false},
-		{"5.0.0", "554 Message not allowed - [PH01] Email not accepted for policy reasons.", ReasonSpam, Soft, true},
+		{"5.0.0", "554 Message not allowed - [299]", ReasonSpam, Soft, true},
 	} {
 		reason, kind, sender := classify(tc.status, tc.diag)
 		if reason != tc.reason || kind != tc.kind || sender != tc.sender {
