@@ -9,16 +9,20 @@ package bounce
 // agree on. The groups are tried in order and the first phrase found
 // wins; the order is the point of the table:
 //
-//  1. refusals of our sender address and of our authentication (SPF, DKIM,
-//     DMARC, reverse DNS) come first, so that "Sender address rejected:
-//     Domain not found" is not read as the reader's domain not existing;
-//  2. then the recipient's own faults (domain, mailbox, full, disabled),
-//     before the blocklist and spam phrases, so that "5.7.1 Recipient
-//     address rejected: User unknown" stays a hard bounce;
-//  3. then refusals to relay, and what is about the sending IP, its rate
-//     and the content;
+//  0. greylisting and our own sending quotas, whose words ("recipient
+//     address rejected: greylisted", "daily message quota") would
+//     otherwise read as the reader's fault;
+//  1. then refusals of our sender address and of our authentication (SPF,
+//     DKIM, DMARC, reverse DNS), so that "Sender address rejected: Domain
+//     not found" is not read as the reader's domain not existing;
+//  2. then the recipient's own faults (domain, mailbox, full, disabled)
+//     and the size limit, before the blocklist and spam phrases, so that
+//     "5.7.1 Recipient address rejected: User unknown" stays a hard bounce;
+//  3. then refusals to relay, what is about the sending IP, failures of
+//     the remote system, rate and content;
 //  4. then vaguer recipient phrases ("mailbox unavailable"), which some
-//     blocklist replies also use, and finally the status code alone.
+//     blocklist replies also use, expiry and temporary failures, and
+//     finally the status code alone.
 
 import (
 	"strings"
