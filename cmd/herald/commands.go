@@ -38,6 +38,8 @@ func init() {
 			help: importMailchimpHelp, settings: true, database: true, setup: importMailchimpCommand}, // mailchimp_import.go
 		{name: "export mailchimp", summary: "write a list in Mailchimp's audience export format",
 			help: exportMailchimpHelp, settings: true, database: true, setup: exportMailchimpCommand}, // mailchimp_export.go
+		{name: "bounces parse", args: "FILE...", summary: "print what Herald reads in bounce and complaint messages, one JSON line per recipient (changes nothing)",
+			help: bouncesParseHelp, setup: bouncesParseCommand}, // bounces.go
 		{name: "bench send", summary: "time one campaign to N generated subscribers into an SMTP sink",
 			help: benchSendHelp, settings: true, setup: benchSendCommand}, // bench_send.go
 		{name: "bench import-mailchimp", summary: "time the import of a generated Mailchimp export (rows/s, CPU, memory)",
