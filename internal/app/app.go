@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/mail"
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/sender"
@@ -30,7 +31,8 @@ type App struct {
 	Transport mail.Transport
 	Worker    *queue.Worker
 	Web       *web.Server
-	Sender    *sender.Engine // the campaign engine
+	Sender    *sender.Engine     // the campaign engine
+	Events    *events.Dispatcher // hands domain events to integrations
 }
 
 // OpenDB opens and migrates the database and installs the signing secret
@@ -96,6 +98,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	// Mailchimp sync jobs (mcsync): the web server owns the service, which
 	// also applies webhooks and checks connections.
 	a.Web.Mailchimp.Register(a.Worker)
+	a.Events = &events.Dispatcher{DB: db, Log: log}
+	a.Web.Mailchimp.Subscribe(a.Events)
 	return a, nil
 }
 
@@ -112,6 +116,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		if err := a.Worker.Run(ctx); err != nil {
 			a.Log.Error("worker stopped", "err", err)
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Events.Run(ctx); err != nil {
+			a.Log.Error("event dispatcher stopped", "err", err)
 		}
 	}()
 	wg.Add(1)

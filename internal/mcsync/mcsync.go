@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/mailchimp"
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/sqlstore"
@@ -76,6 +77,15 @@ func (s *Service) Register(w *queue.Worker) {
 	w.Handle(sqlstore.JobMailchimpMember, s.memberJob)
 	w.Handle(sqlstore.JobMailchimpSync, s.syncJob)
 	w.Handle(sqlstore.JobMailchimpWebhook, s.webhookJob)
+}
+
+// Consumer is the name of the Mailchimp sync's event consumer.
+const Consumer = "mailchimp"
+
+// Subscribe registers the Mailchimp sync as a consumer of domain events:
+// changes to subscriptions of connected lists become member jobs.
+func (s *Service) Subscribe(d *events.Dispatcher) {
+	d.Register(Consumer, sqlstore.HandleMailchimpEvents)
 }
 
 // WebhookPath is where Mailchimp posts events; the secret authenticates them.
@@ -287,24 +297,32 @@ func (s *Service) memberJob(ctx context.Context, job herald.Job) error {
 	} else if err != nil {
 		return err
 	}
+	// A member known only by hash (an erased reader, an old address).
+	ref := op.Email
+	if ref == "" {
+		ref = mailchimp.ByHash(op.MemberHash)
+	}
 	scrub := noScrub
 	if op.Op == sqlstore.MailchimpDelete {
 		scrub = scrubber(op.Email)
 	}
 	describe := fmt.Sprintf("%s of %s in audience %s", op.Op, op.Email, op.AudienceID)
+	if op.Email == "" {
+		describe = fmt.Sprintf("%s of member %s in audience %s", op.Op, op.MemberHash, op.AudienceID)
+	}
 	if op.Op == sqlstore.MailchimpDelete {
-		describe = fmt.Sprintf("permanent delete (erasure) of member %s of audience %s", mailchimp.SubscriberHash(op.Email), op.AudienceID)
+		describe = fmt.Sprintf("permanent delete (erasure) of member %s of audience %s", op.MemberHash, op.AudienceID)
 	}
 	switch op.Op {
 	case sqlstore.MailchimpUpsert:
 		err = s.upsert(ctx, c, op)
 	case sqlstore.MailchimpUnsubscribe:
-		err = c.Unsubscribe(ctx, mailchimp.Link{AudienceID: op.AudienceID, InterestID: op.InterestID}, op.Email)
+		err = c.Unsubscribe(ctx, mailchimp.Link{AudienceID: op.AudienceID, InterestID: op.InterestID}, ref)
 		if mailchimp.IsNotFound(err) {
 			err = nil // not a member: nothing to unsubscribe
 		}
 	case sqlstore.MailchimpDelete:
-		err = c.DeletePermanent(ctx, op.AudienceID, op.Email)
+		err = c.DeletePermanent(ctx, op.AudienceID, ref)
 		if mailchimp.IsNotFound(err) {
 			err = nil // never was a member, or deleted already
 		}

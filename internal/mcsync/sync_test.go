@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/mailchimp/mailchimptest"
 	"github.com/heraldhq/herald/internal/mcsync"
 	"github.com/heraldhq/herald/internal/queue"
@@ -55,10 +56,13 @@ func startProcess(t *testing.T, db *sqlstore.DB, webURL string) *mcsync.Service 
 	w := &queue.Worker{DB: db, Log: log, Concurrency: 10, Poll: 20 * time.Millisecond, BaseBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
 	svc.Register(w)
 	w.Handle(sqlstore.JobConfirmMail, func(context.Context, herald.Job) error { return nil })
+	d := &events.Dispatcher{DB: db, Log: log, Poll: 20 * time.Millisecond}
+	svc.Subscribe(d)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	done := make(chan struct{}, 2)
+	go func() { _ = w.Run(ctx); done <- struct{}{} }()
+	go func() { _ = d.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
 	return svc
 }
 
@@ -98,11 +102,19 @@ func (e *env) signup(email, name string, lists ...string) int64 {
 	return res.SubscriberID
 }
 
-// idle waits until no Mailchimp job is left but those that failed.
+// idle waits until every event has been handed to the Mailchimp sync
+// and no Mailchimp job is left but those that failed.
 func (e *env) idle() {
 	e.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		if !caughtUp(e.t, e.db) {
+			if time.Now().After(deadline) {
+				e.t.Fatal("the Mailchimp sync did not catch up with the events")
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
 		jobs, _, err := e.db.Jobs(context.Background(), sqlstore.JobFilter{Limit: 1000})
 		if err != nil {
 			e.t.Fatal(err)
@@ -394,4 +406,19 @@ func TestBulkSync(t *testing.T) {
 			t.Fatalf("sync state: %+v", k.Sync)
 		}
 	})
+}
+
+// caughtUp reports whether the Mailchimp sync has handled every event.
+func caughtUp(t *testing.T, db *sqlstore.DB) bool {
+	t.Helper()
+	cur, err := db.EventCursors(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cur {
+		if c.Consumer == mcsync.Consumer {
+			return c.Behind == 0
+		}
+	}
+	return false
 }

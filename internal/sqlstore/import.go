@@ -256,6 +256,7 @@ func (db *DB) ImportBatch(ctx context.Context, lists []*herald.List, rows []Impo
 		if err := b.apply(ctx); err != nil {
 			return err
 		}
+		b.appendEvents()
 		counts, notices = b.counts, b.notices
 		return nil
 	})

@@ -99,13 +99,15 @@ func (db *DB) unseal(s string) (string, error) {
 }
 
 // mailchimpMemberKey identifies a member of an audience without a readable
-// address: a keyed hash of the audience and the normalised address.
-func (db *DB) mailchimpMemberKey(audienceID, emailKey string) string {
+// address: a keyed hash of the audience and the member's subscriber hash
+// (the MD5 of the address in lower case), which is all an erased reader's
+// jobs know.
+func (db *DB) mailchimpMemberKey(audienceID, memberHash string) string {
 	m := hmac.New(sha256.New, db.secret)
-	m.Write([]byte("herald mailchimp member v1 "))
+	m.Write([]byte("herald mailchimp member v2 "))
 	m.Write([]byte(audienceID))
 	m.Write([]byte{0})
-	m.Write([]byte(emailKey))
+	m.Write([]byte(memberHash))
 	return hex.EncodeToString(m.Sum(nil)[:20])
 }
 

@@ -55,10 +55,11 @@ type MailchimpMemberJob struct {
 	AudienceID   string `json:"audience_id"`
 	InterestID   string `json:"interest_id,omitempty"`
 	SubscriberID int64  `json:"subscriber_id"`
-	SealedEmail  string `json:"email_sealed"`
+	SealedEmail  string `json:"email_sealed"`          // "" when only the hash is known (erasure, old address)
+	MemberHash   string `json:"member_hash,omitempty"` // MD5 of the address in lower case: Mailchimp's subscriber hash
 	MemberKey    string `json:"member_key"`
 
-	Email string `json:"-"` // decrypted by MailchimpMemberOp
+	Email string `json:"-"` // decrypted by MailchimpMemberOp; "" when SealedEmail is
 }
 
 // MailchimpSyncJob is the payload of a JobMailchimpSync job.
@@ -100,15 +101,21 @@ type mcTarget struct {
 	interestID string
 }
 
-func enqueueMember(ctx context.Context, tx *Tx, op string, t mcTarget, subID int64, email string) error {
-	sealed, err := tx.db.seal(email)
-	if err != nil {
-		return err
+// enqueueMember queues op on one member, named by address (sealed in the
+// payload) or, when email is "", by its hash alone.
+func enqueueMember(ctx context.Context, tx *Tx, op string, t mcTarget, subID int64, email, hash string) error {
+	var sealed string
+	if email != "" {
+		var err error
+		if sealed, err = tx.db.seal(email); err != nil {
+			return err
+		}
+		hash = addressMD5(email)
 	}
-	key := tx.db.mailchimpMemberKey(t.audienceID, strings.ToLower(email))
+	key := tx.db.mailchimpMemberKey(t.audienceID, hash)
 	id, err := enqueueMailchimpJobID(ctx, tx, JobMailchimpMember, MailchimpMemberJob{
 		Op: op, ListID: t.listID, AudienceID: t.audienceID, InterestID: t.interestID,
-		SubscriberID: subID, SealedEmail: sealed, MemberKey: key,
+		SubscriberID: subID, SealedEmail: sealed, MemberHash: hash, MemberKey: key,
 	})
 	if err != nil {
 		return err
@@ -151,45 +158,67 @@ func subscriberEmail(ctx context.Context, tx *Tx, subID int64) (string, error) {
 	return email, err
 }
 
-// mcChanged queues op for each of listIDs that is connected to Mailchimp,
-// unless the change came from Mailchimp itself.
-func mcChanged(ctx context.Context, tx *Tx, op string, subID int64, listIDs []int64, m Meta) error {
-	if m.Actor == herald.ActorMailchimp || len(listIDs) == 0 {
-		return nil
+// HandleMailchimpEvents is the Mailchimp sync's event consumer: it turns
+// changes to subscriptions of connected lists into member jobs, in the
+// transaction that advances its cursor. Changes Mailchimp made (actor
+// "mailchimp") queue nothing.
+func HandleMailchimpEvents(ctx context.Context, tx *Tx, evs []herald.Event) error {
+	var links int
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM mailchimp_lists`).Scan(&links); err != nil || links == 0 {
+		return err // nothing is connected: nothing to do
 	}
-	targets, err := targetsOf(ctx, tx, listIDs)
-	if err != nil || len(targets) == 0 {
-		return err
-	}
-	email, err := subscriberEmail(ctx, tx, subID)
-	if err != nil {
-		return err
-	}
-	for _, t := range targets {
-		if err := enqueueMember(ctx, tx, op, t, subID, email); err != nil {
-			return err
+	for _, e := range evs {
+		d, err := e.Decode()
+		if err != nil {
+			return fmt.Errorf("event %d: %w", e.ID, err)
+		}
+		if d.Actor == herald.ActorMailchimp {
+			continue
+		}
+		switch {
+		case e.Kind == herald.EventConfirmed:
+			err = mcChanged(ctx, tx, MailchimpUpsert, e.SubscriberID, e.ListID)
+		case e.Kind == herald.EventUnsubscribed,
+			e.Kind == herald.EventSubscriptionChanged && d.From == herald.StatusConfirmed:
+			err = mcChanged(ctx, tx, MailchimpUnsubscribe, e.SubscriberID, e.ListID)
+		case e.Kind == herald.EventProfileChanged:
+			err = mcProfileChanged(ctx, tx, e.SubscriberID, d)
+		case e.Kind == herald.EventErased:
+			err = mcErasing(ctx, tx, e.SubscriberID, d)
+		}
+		if err != nil {
+			return fmt.Errorf("event %d (%s): %w", e.ID, e.Kind, err)
 		}
 	}
 	return nil
 }
 
-// mcConfirmed queues the upsert of a subscriber whose subscriptions to
-// listIDs were just confirmed.
-func mcConfirmed(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Meta) error {
-	return mcChanged(ctx, tx, MailchimpUpsert, subID, listIDs, m)
-}
-
-// mcUnsubscribed queues the unsubscribe of a subscriber who just left listIDs.
-func mcUnsubscribed(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Meta) error {
-	return mcChanged(ctx, tx, MailchimpUnsubscribe, subID, listIDs, m)
-}
-
-// mcProfileChanged is called after an operator changed a subscriber's name
-// or address: their confirmed members are upserted again, and when the
-// address changed, the member of the old address is unsubscribed.
-func mcProfileChanged(ctx context.Context, tx *Tx, subID int64, oldEmail, newEmail string, m Meta) error {
-	if m.Actor == herald.ActorMailchimp {
+// mcChanged queues op for a list if it is connected to Mailchimp, with
+// the subscriber's address now (none if they were erased since: the
+// erasure's delete covers them).
+func mcChanged(ctx context.Context, tx *Tx, op string, subID, listID int64) error {
+	targets, err := targetsOf(ctx, tx, []int64{listID})
+	if err != nil || len(targets) == 0 {
+		return err
+	}
+	email, err := subscriberEmail(ctx, tx, subID)
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
 		return nil
+	} else if err != nil {
+		return err
+	}
+	return enqueueMember(ctx, tx, op, targets[0], subID, email, "")
+}
+
+// mcProfileChanged follows a change of a subscriber's name or address:
+// their confirmed members are upserted again, and when the address
+// changed, the member of the old address is unsubscribed.
+func mcProfileChanged(ctx context.Context, tx *Tx, subID int64, d herald.EventData) error {
+	email, err := subscriberEmail(ctx, tx, subID)
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
 	}
 	rows, err := tx.query(ctx, `SELECT ml.list_id, ml.audience_id, ml.interest_id FROM subscriptions s
 		JOIN mailchimp_lists ml ON ml.list_id = s.list_id WHERE s.subscriber_id = ? AND s.status = 'confirmed' ORDER BY ml.list_id`, subID)
@@ -210,29 +239,35 @@ func mcProfileChanged(ctx context.Context, tx *Tx, subID int64, oldEmail, newEma
 		return err
 	}
 	for _, t := range targets {
-		if !strings.EqualFold(oldEmail, newEmail) {
-			if err := enqueueMember(ctx, tx, MailchimpUnsubscribe, t, subID, oldEmail); err != nil {
+		if d.AddressChanged && d.OldAddressMD5 != "" && d.OldAddressMD5 != addressMD5(email) {
+			if err := enqueueMember(ctx, tx, MailchimpUnsubscribe, t, subID, "", d.OldAddressMD5); err != nil {
 				return err
 			}
 		}
-		if err := enqueueMember(ctx, tx, MailchimpUpsert, t, subID, newEmail); err != nil {
+		if err := enqueueMember(ctx, tx, MailchimpUpsert, t, subID, email, ""); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// mcErasing runs in the erasure's transaction, before the subscriber row
-// goes: it drops the subscriber's queued and failed sync jobs (which hold
-// their address) and queues one delete-permanent per audience the
-// subscriber may be a member of.
-func mcErasing(ctx context.Context, tx *Tx, subID int64, email string) error {
+// mcErasing follows an erasure: it drops the subscriber's queued and
+// failed sync jobs (which hold their address) and queues one
+// delete-permanent per audience the subscriber may be a member of, by the
+// hash of the address, which is all the erasure left.
+func mcErasing(ctx context.Context, tx *Tx, subID int64, d herald.EventData) error {
 	if _, err := tx.exec(ctx, `DELETE FROM jobs WHERE status <> 'running'
 		AND id IN (SELECT job_id FROM mailchimp_sync_keys WHERE subscriber_id = ?)`, subID); err != nil {
 		return err
 	}
-	rows, err := tx.query(ctx, `SELECT ml.list_id, ml.audience_id FROM subscriptions s JOIN mailchimp_lists ml ON ml.list_id = s.list_id
-		WHERE s.subscriber_id = ? AND (s.status <> 'pending' OR s.confirmed_at IS NOT NULL) ORDER BY ml.list_id`, subID)
+	if d.AddressMD5 == "" || len(d.Lists) == 0 {
+		return nil
+	}
+	args := make([]any, len(d.Lists))
+	for i, id := range d.Lists {
+		args[i] = id
+	}
+	rows, err := tx.query(ctx, `SELECT list_id, audience_id FROM mailchimp_lists WHERE list_id IN (`+placeholders(len(args))+`) ORDER BY list_id`, args...)
 	if err != nil {
 		return err
 	}
@@ -254,7 +289,7 @@ func mcErasing(ctx context.Context, tx *Tx, subID int64, email string) error {
 		return err
 	}
 	for _, t := range targets {
-		if err := enqueueMember(ctx, tx, MailchimpDelete, t, subID, email); err != nil {
+		if err := enqueueMember(ctx, tx, MailchimpDelete, t, subID, "", d.AddressMD5); err != nil {
 			return err
 		}
 	}
@@ -267,11 +302,17 @@ func (db *DB) MailchimpMemberOp(job herald.Job) (*MailchimpMemberJob, error) {
 	if err := json.Unmarshal(job.Payload, &p); err != nil {
 		return nil, fmt.Errorf("bad payload: %w", err)
 	}
+	if p.SealedEmail == "" {
+		return &p, nil
+	}
 	email, err := db.unseal(p.SealedEmail)
 	if err != nil {
 		return nil, err
 	}
 	p.Email = email
+	if p.MemberHash == "" { // queued before member_hash existed
+		p.MemberHash = addressMD5(email)
+	}
 	return &p, nil
 }
 
@@ -442,6 +483,8 @@ func (db *DB) MailchimpMarkPending(ctx context.Context, subID, listID int64, det
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
+		tx.AppendEvent(herald.EventSubscriptionChanged, subID, listID, herald.EventData{Actor: herald.ActorMailchimp,
+			From: herald.StatusConfirmed, To: herald.StatusPending})
 		return addConsent(ctx, tx, subID, herald.ConsentResubscribed, Meta{Actor: herald.ActorMailchimp, Detail: detail}, []string{slug}, nil)
 	})
 }
@@ -591,7 +634,7 @@ func (db *DB) MailchimpResyncChanged(ctx context.Context, listID int64, subIDs [
 			if c.status == herald.StatusConfirmed {
 				op = MailchimpUpsert
 			}
-			if err := enqueueMember(ctx, tx, op, targets[0], c.id, c.email); err != nil {
+			if err := enqueueMember(ctx, tx, op, targets[0], c.id, c.email, ""); err != nil {
 				return err
 			}
 			n++
@@ -639,18 +682,4 @@ func subscriptionStatus(ctx context.Context, tx *Tx, subID, listID int64) (strin
 		return "", nil
 	}
 	return st, err
-}
-
-// mcStatusSet queues what an operator's change of a subscription's status
-// means for Mailchimp.
-func mcStatusSet(ctx context.Context, tx *Tx, subID, listID int64, prev, next string, m Meta) error {
-	switch {
-	case prev == next:
-		return nil
-	case next == herald.StatusConfirmed:
-		return mcConfirmed(ctx, tx, subID, []int64{listID}, m)
-	case prev == herald.StatusConfirmed:
-		return mcUnsubscribed(ctx, tx, subID, []int64{listID}, m)
-	}
-	return nil
 }

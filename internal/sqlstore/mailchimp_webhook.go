@@ -253,6 +253,7 @@ func (w *webhookApply) confirm(ctx context.Context, subID int64, k *MailchimpLin
 	if err != nil {
 		return err
 	}
+	w.tx.AppendEvent(herald.EventConfirmed, subID, k.ListID, herald.EventData{Actor: herald.ActorMailchimp, From: cur.status, To: herald.StatusConfirmed})
 	w.res.Changed = append(w.res.Changed, k.List)
 	return nil
 }
@@ -276,6 +277,7 @@ func (w *webhookApply) leave(ctx context.Context, subID int64, k *MailchimpLink)
 		WHERE subscriber_id = ? AND list_id = ?`, w.later(cur.updatedAt), w.e.FiredAt, subID, k.ListID); err != nil {
 		return err
 	}
+	w.tx.AppendEvent(herald.EventUnsubscribed, subID, k.ListID, herald.EventData{Actor: herald.ActorMailchimp, From: cur.status, To: herald.StatusUnsubscribed})
 	w.res.Changed = append(w.res.Changed, k.List)
 	return nil
 }
@@ -333,6 +335,7 @@ func (w *webhookApply) subscribe(ctx context.Context, subID int64, key string) (
 			VALUES (?, ?, ?, '{}', ?, ?) RETURNING id`, email, key, name, w.tx.now, w.tx.now).Scan(&subID); err != nil {
 			return 0, w.tx.db.dialect.translate(err)
 		}
+		w.tx.AppendEvent(herald.EventCreated, subID, 0, herald.EventData{Actor: herald.ActorMailchimp})
 		w.note("new subscriber")
 	}
 	if sup {
@@ -391,6 +394,7 @@ func (w *webhookApply) profile(ctx context.Context, subID int64) error {
 				return err
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
+				w.tx.AppendEvent(herald.EventProfileChanged, subID, 0, herald.EventData{Actor: herald.ActorMailchimp})
 				w.note("name changed")
 			}
 		}
@@ -435,6 +439,8 @@ func (w *webhookApply) email(ctx context.Context, subID int64) error {
 	if err := w.tx.queryRow(ctx, `SELECT email_key FROM subscribers WHERE id = ?`, subID).Scan(&oldKey); err != nil {
 		return err
 	}
+	w.tx.AppendEvent(herald.EventProfileChanged, subID, 0, herald.EventData{Actor: herald.ActorMailchimp,
+		AddressChanged: oldKey != key, OldAddressMD5: addressMD5(oldKey)})
 	if _, err := w.tx.exec(ctx, `UPDATE subscribers SET email = ?, email_key = ?, updated_at = ? WHERE id = ?`, email, key, w.tx.now, subID); err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/md5"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
@@ -246,6 +248,7 @@ func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt Si
 				return err
 			}
 		}
+		tx.AppendEvent(herald.EventCreated, id, 0, herald.EventData{Actor: m.Actor})
 		slugs := make([]string, len(lists))
 		for i, l := range lists {
 			slugs[i] = l.Slug
@@ -261,18 +264,14 @@ func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt Si
 			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
 				return err
 			}
-			if err := mcConfirmed(ctx, tx, id, listIDs(lists), m); err != nil {
-				return err
+			for _, l := range lists {
+				tx.AppendEvent(herald.EventConfirmed, id, l.ID, herald.EventData{Actor: m.Actor, To: herald.StatusConfirmed})
 			}
 		} else if len(lists) > 0 {
 			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
 				return err
 			}
-			res, err := subscribeLists(ctx, tx, id, nil, lists, suppressed, opt, true)
-			if err != nil {
-				return err
-			}
-			if err := mcConfirmed(ctx, tx, id, listIDs(listsBySlug(lists, res.NewlyConfirmed)), m); err != nil {
+			if _, err := subscribeLists(ctx, tx, id, nil, lists, suppressed, opt, true, m.Actor); err != nil {
 				return err
 			}
 		}
@@ -350,9 +349,11 @@ func (db *DB) UpdateSubscriber(ctx context.Context, id int64, p SubscriberPatch,
 			}
 		}
 		if email != cur.Email || name != cur.Name {
-			if err := mcProfileChanged(ctx, tx, id, cur.Email, email, m); err != nil {
-				return err
+			d := herald.EventData{Actor: m.Actor}
+			if !strings.EqualFold(email, cur.Email) {
+				d.AddressChanged, d.OldAddressMD5 = true, addressMD5(cur.Email)
 			}
+			tx.AppendEvent(herald.EventProfileChanged, id, 0, d)
 		}
 		for _, c := range p.Subscriptions {
 			lists, err := resolveLists(ctx, tx.db, tx, []string{c.List}, true)
@@ -378,8 +379,15 @@ func (db *DB) UpdateSubscriber(ctx context.Context, id int64, p SubscriberPatch,
 			if err := setSubscription(ctx, tx, id, lists[0].ID, c.Status); err != nil {
 				return err
 			}
-			if err := mcStatusSet(ctx, tx, id, lists[0].ID, prev, c.Status, m); err != nil {
-				return err
+			if prev != c.Status {
+				kind := herald.EventSubscriptionChanged
+				switch c.Status {
+				case herald.StatusConfirmed:
+					kind = herald.EventConfirmed
+				case herald.StatusUnsubscribed:
+					kind = herald.EventUnsubscribed
+				}
+				tx.AppendEvent(kind, id, lists[0].ID, herald.EventData{Actor: m.Actor, From: prev, To: c.Status})
 			}
 			kind := herald.ConsentPreferences
 			if c.Status == herald.StatusUnsubscribed {
@@ -443,7 +451,7 @@ func (db *DB) Erase(ctx context.Context, id int64, reason string) error {
 		if err := suppress(ctx, tx, key, reason); err != nil {
 			return err
 		}
-		if err := mcErasing(ctx, tx, id, key); err != nil {
+		if err := erasedEvent(ctx, tx, id, key); err != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE to_key = ?`, key); err != nil {
@@ -463,6 +471,34 @@ func (db *DB) Erase(ctx context.Context, id int64, reason string) error {
 	})
 }
 
+// erasedEvent appends the erasure's event, before the subscriber's rows go:
+// it names the lists on which the reader had ever confirmed (copies of
+// them may exist elsewhere) and the digest by which those copies are found,
+// and empties the data of the reader's earlier events.
+func erasedEvent(ctx context.Context, tx *Tx, subID int64, emailKey string) error {
+	rows, err := tx.query(ctx, `SELECT list_id FROM subscriptions WHERE subscriber_id = ?
+		AND (status <> 'pending' OR confirmed_at IS NOT NULL) ORDER BY list_id`, subID)
+	if err != nil {
+		return err
+	}
+	lists, err := scanIDs(rows)
+	if err != nil {
+		return err
+	}
+	if err := scrubEvents(ctx, tx, subID); err != nil {
+		return err
+	}
+	tx.AppendEvent(herald.EventErased, subID, 0, herald.EventData{AddressMD5: addressMD5(emailKey), Lists: lists})
+	return nil
+}
+
+// addressMD5 is the MD5 of an address in lower case, the key by which
+// email service providers know their members.
+func addressMD5(email string) string {
+	sum := md5.Sum([]byte(strings.ToLower(email)))
+	return hex.EncodeToString(sum[:])
+}
+
 func suppress(ctx context.Context, tx *Tx, emailKey, reason string) error {
 	_, err := tx.exec(ctx, `INSERT INTO suppressions (hash, reason, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (hash) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at`,
@@ -470,6 +506,11 @@ func suppress(ctx context.Context, tx *Tx, emailKey, reason string) error {
 	if err != nil {
 		return err
 	}
+	var subID int64
+	if err := tx.queryRow(ctx, `SELECT id FROM subscribers WHERE email_key = ?`, emailKey).Scan(&subID); err != nil && !isNoRows(err) {
+		return err
+	}
+	tx.AppendEvent(herald.EventSuppressed, subID, 0, herald.EventData{})
 	return setSuppressedFlag(ctx, tx, emailKey, true)
 }
 
