@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/mailchimp/mailchimptest"
 	"github.com/heraldhq/herald/internal/mcsync"
+	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
@@ -40,7 +41,7 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	t.Cleanup(web.Close)
 	svc := startProcess(t, db, web.URL)
 	key, base := fake.APIKey(), fake.URL()
-	if _, err := db.SetMailchimpConnection(context.Background(), &key, &base); err != nil {
+	if _, err := mcstore.New(db).SetMailchimpConnection(context.Background(), &key, &base); err != nil {
 		t.Fatal(err)
 	}
 	return &env{t: t, db: db, fake: fake, svc: svc}
@@ -82,7 +83,7 @@ func (e *env) connect(slug, audience, interest string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, _, err := e.db.PutMailchimpLink(ctx, slug, sqlstore.MailchimpLinkInput{AudienceID: audience, AudienceName: name,
+	if _, _, err := mcstore.New(e.db).PutMailchimpLink(ctx, slug, mcstore.MailchimpLinkInput{AudienceID: audience, AudienceName: name,
 		InterestID: interest, CategoryID: cat, InterestName: iname, DisclosureText: mcsync.DisclosureText("The Daily Planet", slug)}); err != nil {
 		e.t.Fatal(err)
 	}
@@ -384,7 +385,7 @@ func TestBulkSync(t *testing.T) {
 		e.idle()
 		e.fake.ResetRequests()
 		e.fake.SetFake(rows[5].Email)
-		if _, err := db.StartMailchimpSync(ctx, "daily"); err != nil {
+		if _, err := mcstore.New(db).StartMailchimpSync(ctx, "daily"); err != nil {
 			t.Fatal(err)
 		}
 		e.idle()
@@ -401,7 +402,7 @@ func TestBulkSync(t *testing.T) {
 		if len(members) != 1202 || subscribed != 1082 {
 			t.Fatalf("%d members, %d subscribed; want 1202 and 1082", len(members), subscribed)
 		}
-		k, _ := db.MailchimpLink(ctx, "daily")
+		k, _ := mcstore.New(db).MailchimpLink(ctx, "daily")
 		if k.Sync.State != "done" || k.Sync.Members != 1203 || k.Sync.Errors != 1 || !strings.Contains(k.Sync.LastError, "invalid or fake") {
 			t.Fatalf("sync state: %+v", k.Sync)
 		}

@@ -44,11 +44,11 @@ type DB struct {
 	notify   []chan struct{} // woken when a job is enqueued
 	evNotify []chan struct{} // woken when events are committed (events.go)
 
-	group  grouper  // group commit of hot writes (batch.go)
-	stmts  sync.Map // query → *sql.Stmt on the writer (SQLite)
-	rstmts sync.Map // query → *sql.Stmt on the readers (SQLite)
-	cache  cache    // lists and disclosures (cache.go)
-	mc     mcCache  // disclosures of lists connected to Mailchimp (mailchimp.go)
+	group    grouper       // group commit of hot writes (batch.go)
+	stmts    sync.Map      // query → *sql.Stmt on the writer (SQLite)
+	rstmts   sync.Map      // query → *sql.Stmt on the readers (SQLite)
+	cache    cache         // lists and disclosures (cache.go)
+	listDisc listDiscCache // lists' own disclosures (lists_external.go)
 }
 
 type dialect interface {
@@ -113,6 +113,9 @@ func (db *DB) Close() error {
 
 // SetSecret sets the key used to hash addresses in the suppression list.
 func (db *DB) SetSecret(secret []byte) { db.secret = secret }
+
+// HasSecret reports whether SetSecret was given a secret.
+func (db *DB) HasSecret() bool { return len(db.secret) > 0 }
 
 // SuppressionHash is the keyed hash of a normalised address under which
 // it is suppressed: the list keeps no readable address.
@@ -407,3 +410,14 @@ func IsNoRows(err error) bool { return isNoRows(err) }
 
 // Placeholders returns "?, ?, ?" for n values.
 func Placeholders(n int) string { return placeholders(n) }
+
+// KeyedHash returns the HMAC-SHA256 of the concatenated parts under the
+// installation secret: integrations derive their own keys and identifiers
+// with it without holding the secret.
+func (db *DB) KeyedHash(parts ...string) []byte {
+	m := hmac.New(sha256.New, db.secret)
+	for _, p := range parts {
+		m.Write([]byte(p))
+	}
+	return m.Sum(nil)
+}

@@ -46,7 +46,7 @@ func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOp
 }
 
 // SignupShown is Signup for a form that also showed lists' own disclosures
-// (lists connected to Mailchimp have one naming Mailchimp): shown maps list
+// (a list an integration takes over may name it as processor): shown maps list
 // slugs to the disclosure versions displayed with them. The consent ledger
 // gets one signup event per disclosure; a list's event names its own.
 func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown map[string]int, opt SignupOptions) (*SignupResult, error) {

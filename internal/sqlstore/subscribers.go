@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/md5"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
@@ -351,7 +349,7 @@ func (db *DB) UpdateSubscriber(ctx context.Context, id int64, p SubscriberPatch,
 		if email != cur.Email || name != cur.Name {
 			d := herald.EventData{Actor: m.Actor}
 			if !strings.EqualFold(email, cur.Email) {
-				d.AddressChanged, d.OldAddressMD5 = true, addressMD5(cur.Email)
+				d.AddressChanged, d.OldAddressMD5 = true, AddressMD5(cur.Email)
 			}
 			tx.AppendEvent(herald.EventProfileChanged, id, 0, d)
 		}
@@ -488,15 +486,8 @@ func erasedEvent(ctx context.Context, tx *Tx, subID int64, emailKey string) erro
 	if err := scrubEvents(ctx, tx, subID); err != nil {
 		return err
 	}
-	tx.AppendEvent(herald.EventErased, subID, 0, herald.EventData{AddressMD5: addressMD5(emailKey), Lists: lists})
+	tx.AppendEvent(herald.EventErased, subID, 0, herald.EventData{AddressMD5: AddressMD5(emailKey), Lists: lists})
 	return nil
-}
-
-// addressMD5 is the MD5 of an address in lower case, the key by which
-// email service providers know their members.
-func addressMD5(email string) string {
-	sum := md5.Sum([]byte(strings.ToLower(email)))
-	return hex.EncodeToString(sum[:])
 }
 
 func suppress(ctx context.Context, tx *Tx, emailKey, reason string) error {

@@ -19,3 +19,19 @@ CREATE TABLE event_cursors (
     handled    BIGINT NOT NULL DEFAULT 0,
     updated_at TIMESTAMPTZ NOT NULL
 );
+
+-- Lists an integration takes over: its own signup disclosure (every
+-- version it has had, so a version a form posts can be checked against the
+-- list it was shown for) and who delivers its campaigns ('' = Herald).
+-- Until now only the Mailchimp tables knew; they keep their columns, which
+-- the Mailchimp integration maintains alongside these.
+ALTER TABLE lists ADD COLUMN delivered_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE lists ADD COLUMN disclosure_id BIGINT REFERENCES disclosures (id);
+CREATE TABLE list_disclosures (
+    list_id       BIGINT NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+    disclosure_id BIGINT NOT NULL REFERENCES disclosures (id),
+    PRIMARY KEY (list_id, disclosure_id)
+);
+INSERT INTO list_disclosures (list_id, disclosure_id) SELECT list_id, disclosure_id FROM mailchimp_list_disclosures;
+UPDATE lists SET disclosure_id = (SELECT ml.disclosure_id FROM mailchimp_lists ml WHERE ml.list_id = lists.id),
+    delivered_by = COALESCE((SELECT 'Mailchimp' FROM mailchimp_lists ml WHERE ml.list_id = lists.id AND ml.delivery = 'mailchimp'), '');
