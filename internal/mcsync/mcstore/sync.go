@@ -31,12 +31,23 @@ import (
 	"github.com/heraldhq/herald/internal/sqlstore"
 )
 
-// Consent details of imported Mailchimp history (see sqlstore's import),
-// from which an upsert tells Mailchimp the opt-in and confirmation.
+// Consent details of imported Mailchimp history, from which an upsert
+// tells Mailchimp the opt-in and confirmation.
 const (
 	importOptinDetail   = "Mailchimp opt-in"
 	importConfirmDetail = "Mailchimp confirmation"
 )
+
+// ImportSource is what rows read from Mailchimp's audience export record
+// in the consent ledger.
+var ImportSource = &sqlstore.ImportSource{
+	Actor:          herald.ActorMailchimp,
+	OptinDetail:    importOptinDetail,
+	ConfirmDetail:  importConfirmDetail,
+	NoOptinDetail:  "subscribed at Mailchimp, without opt-in time in the export",
+	UnsubNote:      "unsubscribed at Mailchimp",
+	SuppressReason: "mailchimp import: cleaned or reported",
+}
 
 // Job kinds of the Mailchimp sync.
 const (
