@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/mail"
+	"github.com/heraldhq/herald/internal/mcsync"
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/sqlstore"
@@ -94,12 +95,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Concurrency: cfg.SendConcurrency, Rate: cfg.SendRate, Hourly: cfg.SendRateHourly,
 		Retries: cfg.SendRetries, RetryBackoff: cfg.SendRetryBackoff}
 	a.Worker.Handle(sqlstore.JobCampaignTest, a.Sender.SendTest)
-	a.Web = web.New(db, cfg, a.Tokens, log)
-	// Mailchimp sync jobs (mcsync): the web server owns the service, which
-	// also applies webhooks and checks connections.
-	a.Web.Mailchimp.Register(a.Worker)
+	// The Mailchimp integration: its API routes and webhook (web), its
+	// sync jobs (worker), and its consumer of domain events.
+	mc := mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
+	a.Web = web.New(db, cfg, a.Tokens, log, mc)
+	mc.Register(a.Worker)
 	a.Events = &events.Dispatcher{DB: db, Log: log}
-	a.Web.Mailchimp.Subscribe(a.Events)
+	mc.Subscribe(a.Events)
 	return a, nil
 }
 

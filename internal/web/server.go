@@ -34,8 +34,8 @@ type Server struct {
 	Config *config.Config
 	Tokens *token.Signer
 	Log    *slog.Logger
-	// Mailchimp is the Mailchimp integration (api_mailchimp.go); New
-	// makes one, and the app registers its job handlers.
+	// Mailchimp is the Mailchimp integration (api_mailchimp.go), which
+	// the app builds and wires (its jobs, its event consumer).
 	Mailchimp *mcsync.Service
 
 	signupLimiter *limiter
@@ -43,10 +43,9 @@ type Server struct {
 	handler       http.Handler
 }
 
-// New builds the server and its routes.
-func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Logger) *Server {
-	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log}
-	s.Mailchimp = mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
+// New builds the server and its routes on the services it is given.
+func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Logger, mc *mcsync.Service) *Server {
+	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log, Mailchimp: mc}
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
 	s.pages = loadPages()
 	mux := http.NewServeMux()
