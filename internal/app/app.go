@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/internal/mcsync"
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sysmail"
 	"github.com/heraldhq/herald/internal/token"
@@ -98,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	// The Mailchimp integration: its API routes and webhook (web), its
 	// sync jobs (worker), and its consumer of domain events.
 	mc := mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
-	a.Web = web.New(db, cfg, a.Tokens, log, mc)
+	a.Web = web.New(db, cfg, a.Tokens, log, web.Services{Rules: service.New(db), Mailchimp: mc})
 	mc.Register(a.Worker)
 	a.Events = &events.Dispatcher{DB: db, Log: log}
 	mc.Subscribe(a.Events)

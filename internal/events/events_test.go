@@ -16,6 +16,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -90,7 +91,7 @@ func TestThrowawayConsumer(t *testing.T) {
 			t.Fatal(err)
 		}
 		newEmail := "lovelace@example.org"
-		if _, err := db.UpdateSubscriber(ctx, id, sqlstore.SubscriberPatch{Email: &newEmail}, sqlstore.Meta{}); err != nil {
+		if _, err := service.New(db).UpdateSubscriber(ctx, service.Caller{}, id, service.SubscriberPatch{Email: &newEmail}); err != nil {
 			t.Fatal(err)
 		}
 		// Handed out halfway: the rest comes after, from the cursor.

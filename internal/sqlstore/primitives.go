@@ -97,3 +97,58 @@ func AddressMD5(email string) string {
 	sum := md5.Sum([]byte(strings.ToLower(email)))
 	return hex.EncodeToString(sum[:])
 }
+
+// LoadSubscriber returns a subscriber with their subscriptions.
+func LoadSubscriber(ctx context.Context, tx *Tx, id int64) (*herald.Subscriber, error) {
+	return getSubscriber(ctx, tx, id)
+}
+
+// LoadSubscriberRow returns a subscriber's profile, without subscriptions.
+func LoadSubscriberRow(ctx context.Context, tx *Tx, id int64) (*herald.Subscriber, error) {
+	return getSubscriberRow(ctx, tx, id)
+}
+
+// ValidAttributes returns a subscriber's attributes as stored (JSON), or
+// a field error when they are too large.
+func ValidAttributes(a map[string]any) (string, error) { return validAttributes(a) }
+
+// SetProfile writes a subscriber's address (and its key), name and
+// attributes. ECONFLICT on the email field when another subscriber has
+// the address.
+func SetProfile(ctx context.Context, tx *Tx, id int64, email, key, name, attrs string) error {
+	_, err := tx.exec(ctx, `UPDATE subscribers SET email = ?, email_key = ?, name = ?, attributes = ?, updated_at = ? WHERE id = ?`,
+		email, key, name, attrs, tx.now, id)
+	if herald.ErrorCode(err) == herald.ECONFLICT {
+		return &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "A subscriber with this address already exists."}
+	}
+	return err
+}
+
+// Suppressed reports whether an address (its lower-case key) is on the
+// suppression list.
+func Suppressed(ctx context.Context, tx *Tx, emailKey string) (bool, error) {
+	return isSuppressed(ctx, tx, emailKey)
+}
+
+// MoveOutbox makes the stored mail of one address follow the person to
+// another, so export and erasure find it.
+func MoveOutbox(ctx context.Context, tx *Tx, oldKey, newKey string) error {
+	_, err := tx.exec(ctx, `UPDATE outbox SET to_key = ? WHERE to_key = ?`, newKey, oldKey)
+	return err
+}
+
+// ResolveLists returns the lists named by slugs; an unknown one (or a
+// private one, unless allowPrivate) is a field error on "lists".
+func ResolveLists(ctx context.Context, tx *Tx, slugs []string, allowPrivate bool) ([]*herald.List, error) {
+	return resolveLists(ctx, tx.db, tx, slugs, allowPrivate)
+}
+
+// SetSubscriptionStatus sets a subscription's status (creating it if need
+// be) and returns the status it had ("" for none).
+func SetSubscriptionStatus(ctx context.Context, tx *Tx, subID, listID int64, status string) (string, error) {
+	prev, err := subscriptionStatus(ctx, tx, subID, listID)
+	if err != nil {
+		return "", err
+	}
+	return prev, setSubscription(ctx, tx, subID, listID, status)
+}

@@ -39,6 +39,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/mcsync"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 	"github.com/heraldhq/herald/internal/token"
@@ -108,7 +109,8 @@ func newFuzzServer(f *testing.F, name, dbURL string) *fuzzServer {
 	}
 	fs := &fuzzServer{name: name, db: db, tokens: token.NewSigner([]byte(fuzzSecret)), logs: &fuzzLog{}}
 	log := slog.New(slog.NewTextHandler(fs.logs, &slog.HandlerOptions{Level: slog.LevelError}))
-	fs.srv = web.New(db, cfg, fs.tokens, log, mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers))
+	fs.srv = web.New(db, cfg, fs.tokens, log, web.Services{Rules: service.New(db),
+		Mailchimp: mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)})
 	for _, l := range []*herald.List{
 		{Slug: "daily", Name: "The Daily Briefing", Description: "Top stories every morning"},
 		{Slug: "sport", Name: "Sport", OptIn: herald.Single},

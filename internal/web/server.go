@@ -24,6 +24,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/mcsync"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/token"
 )
@@ -34,6 +35,9 @@ type Server struct {
 	Config *config.Config
 	Tokens *token.Signer
 	Log    *slog.Logger
+	// Rules is the service layer: what the handlers call to change
+	// readers (internal/service).
+	Rules *service.Service
 	// Mailchimp is the Mailchimp integration (api_mailchimp.go), which
 	// the app builds and wires (its jobs, its event consumer).
 	Mailchimp *mcsync.Service
@@ -43,9 +47,16 @@ type Server struct {
 	handler       http.Handler
 }
 
+// Services are what the server calls besides the store; the app builds
+// and wires them.
+type Services struct {
+	Rules     *service.Service
+	Mailchimp *mcsync.Service
+}
+
 // New builds the server and its routes on the services it is given.
-func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Logger, mc *mcsync.Service) *Server {
-	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log, Mailchimp: mc}
+func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Logger, svc Services) *Server {
+	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log, Rules: svc.Rules, Mailchimp: svc.Mailchimp}
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
 	s.pages = loadPages()
 	mux := http.NewServeMux()
