@@ -44,6 +44,11 @@ type Dispatcher struct {
 	Poll time.Duration
 	// Batch is the most events handed to a consumer at once. Default 256.
 	Batch int
+	// Linger is how long a consumer woken by a commit of this process
+	// waits for more before it reads: under a stream of signups it then
+	// takes the writer a few times a second with a batch, rather than once
+	// per commit. Default 50 ms.
+	Linger time.Duration
 	// Backoff is the first wait after a handler error, doubled per
 	// failure up to MaxBackoff. Defaults 1 s and 1 min.
 	Backoff, MaxBackoff time.Duration
@@ -83,6 +88,9 @@ func (d *Dispatcher) defaults() {
 	}
 	if d.Batch <= 0 {
 		d.Batch = 256
+	}
+	if d.Linger <= 0 {
+		d.Linger = 50 * time.Millisecond
 	}
 	if d.Backoff <= 0 {
 		d.Backoff = time.Second
@@ -132,11 +140,11 @@ func (d *Dispatcher) feed(ctx context.Context, c *consumer) {
 			wait = d.Backoff << min(failures-1, 16)
 			wait = min(wait, d.MaxBackoff)
 			d.Log.Error("event consumer failed; its events wait and are retried", "consumer", c.name, "err", err, "retry_in", wait)
-		case n > 0:
+		case n >= d.Batch:
 			failures = 0
-			continue
+			continue // more are probably waiting
 		default:
-			failures = 0
+			failures = 0 // a short batch: wait for the next wake, and linger
 		}
 		woken := wake
 		if failures > 0 {
@@ -148,6 +156,14 @@ func (d *Dispatcher) feed(ctx context.Context, c *consumer) {
 			t.Stop()
 			return
 		case <-woken:
+			t.Stop()
+			t = time.NewTimer(d.Linger)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		case <-t.C:
 		}
 		t.Stop()
