@@ -251,7 +251,8 @@ func (db *DB) Events(ctx context.Context, after int64, n int) ([]herald.Event, e
 // scrubEvents empties the data of an erased reader's earlier events that
 // name an address of theirs.
 func scrubEvents(ctx context.Context, tx *Tx, subID int64) error {
-	_, err := tx.exec(ctx, `UPDATE events SET data = '{}' WHERE subscriber_id = ? AND kind = ?`, subID, herald.EventProfileChanged)
+	// The kind is a literal, so that the partial index events_profile serves.
+	_, err := tx.exec(ctx, `UPDATE events SET data = '{}' WHERE subscriber_id = ? AND kind = 'profile_changed'`, subID)
 	return err
 }
 
