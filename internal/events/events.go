@@ -60,12 +60,22 @@ type Dispatcher struct {
 type consumer struct {
 	name string
 	h    Handler
+	skip sqlstore.EventSkipper
 }
+
+// Option changes how a consumer is fed.
+type Option func(*consumer)
+
+// SkipWhen gives a consumer a test, run in the batch's transaction, that
+// says no event could matter to it now; its cursor then moves past every
+// event without reading them. The Mailchimp sync skips while no list is
+// connected, so an installation without it pays almost nothing.
+func SkipWhen(idle sqlstore.EventSkipper) Option { return func(c *consumer) { c.skip = idle } }
 
 // Register adds a consumer. Names are durable: the cursor is kept under
 // the name, so renaming a consumer starts it again from the first event.
 // Register before Run.
-func (d *Dispatcher) Register(name string, h Handler) {
+func (d *Dispatcher) Register(name string, h Handler, opts ...Option) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, c := range d.consumers {
@@ -73,7 +83,11 @@ func (d *Dispatcher) Register(name string, h Handler) {
 			panic("events: consumer " + name + " registered twice")
 		}
 	}
-	d.consumers = append(d.consumers, &consumer{name: name, h: h})
+	c := &consumer{name: name, h: h}
+	for _, o := range opts {
+		o(c)
+	}
+	d.consumers = append(d.consumers, c)
 }
 
 func (d *Dispatcher) list() []*consumer {
@@ -128,7 +142,7 @@ func (d *Dispatcher) feed(ctx context.Context, c *consumer) {
 	wake := d.DB.EventNotify()
 	failures := 0
 	for {
-		n, err := d.DB.ConsumeEvents(ctx, c.name, d.Batch, c.h)
+		n, err := d.DB.ConsumeEvents(ctx, c.name, d.Batch, c.h, c.skip)
 		wait := d.Poll
 		switch {
 		case ctx.Err() != nil:
@@ -180,7 +194,7 @@ func (d *Dispatcher) Drain(ctx context.Context) error {
 			return err
 		}
 		for {
-			n, err := d.DB.ConsumeEvents(ctx, c.name, d.Batch, c.h)
+			n, err := d.DB.ConsumeEvents(ctx, c.name, d.Batch, c.h, c.skip)
 			if errors.Is(err, sqlstore.ErrConsumerBusy) {
 				select {
 				case <-ctx.Done():

@@ -461,3 +461,43 @@ func TestTwoProcessesPostgres(t *testing.T) {
 	}
 	t.Logf("events handled by process: %v", byProcess)
 }
+
+// TestSkipWhenIdle: a consumer that says nothing matters to it now has its
+// cursor moved past the events unread; it gets the later ones once it
+// cares again.
+func TestSkipWhenIdle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		list(t, db, "daily", herald.Single)
+		signup := func(i int) {
+			if _, err := db.Signup(ctx, herald.SignupRequest{Email: fmt.Sprintf("s%d@example.com", i), Lists: []string{"daily"}}, opt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		idle := true
+		rec := &recorder{}
+		d := &events.Dispatcher{DB: db, Log: quiet()}
+		d.Register("picky", rec.handle, events.SkipWhen(func(context.Context, *sqlstore.Tx) (bool, error) { return idle, nil }))
+		signup(1)
+		signup(2)
+		if err := d.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.events(); len(got) != 0 {
+			t.Fatalf("an idle consumer was handed %d events", len(got))
+		}
+		idle = false
+		signup(3)
+		if err := d.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := rec.events()
+		if len(got) != 2 || got[0].Kind != herald.EventCreated {
+			t.Fatalf("after caring again: %+v", got)
+		}
+		cur, err := db.EventCursors(ctx)
+		if err != nil || len(cur) != 1 || cur[0].Behind != 0 || cur[0].Handled != 2 {
+			t.Fatalf("cursor %+v %v", cur, err)
+		}
+	})
+}

@@ -87,7 +87,7 @@ const Consumer = "mailchimp"
 // Subscribe registers the Mailchimp sync as a consumer of domain events:
 // changes to subscriptions of connected lists become member jobs.
 func (s *Service) Subscribe(d *events.Dispatcher) {
-	d.Register(Consumer, s.Store.HandleEvents)
+	d.Register(Consumer, s.Store.HandleEvents, events.SkipWhen(s.Store.Unconnected))
 }
 
 // WebhookPath is where Mailchimp posts events; the secret authenticates them.

@@ -126,6 +126,12 @@ func (db *DB) wakeConsumers() {
 // rolls both back: the batch comes again.
 type EventHandler func(ctx context.Context, tx *Tx, events []herald.Event) error
 
+// EventSkipper, when a consumer has one, says inside the batch's
+// transaction that no event could matter to the consumer now (Mailchimp
+// sync with no list connected): its cursor then moves past every event
+// without reading them.
+type EventSkipper func(ctx context.Context, tx *Tx) (bool, error)
+
 // RegisterConsumer creates a consumer's cursor if it has none. A new
 // consumer starts at the first event.
 func (db *DB) RegisterConsumer(ctx context.Context, name string) error {
@@ -142,8 +148,8 @@ func (db *DB) RegisterConsumer(ctx context.Context, name string) error {
 // ConsumeEvents hands the consumer's next events (at most n) to fn and
 // advances its cursor in the same transaction. It reports how many it
 // handled: 0 when there is nothing new. ErrConsumerBusy when another
-// process holds the consumer (PostgreSQL).
-func (db *DB) ConsumeEvents(ctx context.Context, name string, n int, fn EventHandler) (int, error) {
+// process holds the consumer (PostgreSQL). skip may be nil.
+func (db *DB) ConsumeEvents(ctx context.Context, name string, n int, fn EventHandler, skip EventSkipper) (int, error) {
 	if n <= 0 {
 		n = 256
 	}
@@ -172,6 +178,15 @@ func (db *DB) ConsumeEvents(ctx context.Context, name string, n int, fn EventHan
 			return fmt.Errorf("event consumer %q is not registered", name)
 		} else if err != nil {
 			return err
+		}
+		if skip != nil {
+			if idle, err := skip(ctx, tx); err != nil {
+				return err
+			} else if idle {
+				_, err := tx.exec(ctx, `UPDATE event_cursors SET after_id = (SELECT COALESCE(MAX(id), ?) FROM events), updated_at = ?
+					WHERE consumer = ?`, after, tx.now, name)
+				return err
+			}
 		}
 		evs, err := eventsAfter(ctx, tx, after, n)
 		if err != nil || len(evs) == 0 {
@@ -212,7 +227,7 @@ func eventsAfter(ctx context.Context, tx *Tx, after int64, n int) ([]herald.Even
 type EventCursor struct {
 	Consumer string
 	AfterID  int64 // the last event handled
-	Handled  int64 // events handled so far
+	Handled  int64 // events handed to the consumer so far (not those it skipped)
 	Behind   int64 // events committed after AfterID
 }
 

@@ -58,7 +58,7 @@ func memberJobs(t *testing.T, db *sqlstore.DB) []*mcstore.MailchimpMemberJob {
 		t.Fatal(err)
 	}
 	for {
-		n, err := db.ConsumeEvents(ctx, "mailchimp", 100, mcstore.New(db).HandleEvents)
+		n, err := db.ConsumeEvents(ctx, "mailchimp", 100, mcstore.New(db).HandleEvents, mcstore.New(db).Unconnected)
 		if err != nil {
 			t.Fatal(err)
 		}

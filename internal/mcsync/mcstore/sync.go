@@ -163,6 +163,14 @@ func subscriberEmail(ctx context.Context, tx *sqlstore.Tx, subID int64) (string,
 	return email, err
 }
 
+// Unconnected reports, in tx, that no list is connected to Mailchimp: no
+// event can matter to the sync then, and the dispatcher skips them unread.
+func (db *Store) Unconnected(ctx context.Context, tx *sqlstore.Tx) (bool, error) {
+	var linked bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mailchimp_lists)`).Scan(&linked)
+	return !linked, err
+}
+
 // HandleEvents is the Mailchimp sync's event consumer: it turns
 // changes to subscriptions of connected lists into member jobs, in the
 // transaction that advances its cursor. Changes Mailchimp made (actor
