@@ -127,9 +127,9 @@ func (db *DB) wakeConsumers() {
 type EventHandler func(ctx context.Context, tx *Tx, events []herald.Event) error
 
 // EventSkipper, when a consumer has one, says inside the batch's
-// transaction that no event could matter to the consumer now (Mailchimp
-// sync with no list connected): its cursor then moves past every event
-// without reading them.
+// transaction that no event could matter to the consumer now (an
+// integration with no list connected): its cursor then moves past every
+// event without reading them.
 type EventSkipper func(ctx context.Context, tx *Tx) (bool, error)
 
 // RegisterConsumer creates a consumer's cursor if it has none. A new
