@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/mail"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/sqlstore"
+	"github.com/heraldhq/herald/internal/sqlstore/pgschema"
 	"github.com/heraldhq/herald/internal/token"
 )
 
@@ -99,7 +100,7 @@ func benchSend(cl *cli, o benchSendOptions) error {
 			return fmt.Errorf("%s exists: the benchmark needs a fresh database", dbURL)
 		}
 	case strings.HasPrefix(dbURL, "postgres"):
-		u, drop, err := sqlstore.FreshPostgresSchema(ctx, dbURL, "herald_bench")
+		u, drop, err := pgschema.Fresh(ctx, dbURL, "herald_bench")
 		if err != nil {
 			return err
 		}

@@ -12,9 +12,13 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/mail"
+	"github.com/heraldhq/herald/internal/mcsync"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sysmail"
 	"github.com/heraldhq/herald/internal/token"
@@ -30,7 +34,8 @@ type App struct {
 	Transport mail.Transport
 	Worker    *queue.Worker
 	Web       *web.Server
-	Sender    *sender.Engine // the campaign engine
+	Sender    *sender.Engine     // the campaign engine
+	Events    *events.Dispatcher // hands domain events to integrations
 }
 
 // OpenDB opens and migrates the database and installs the signing secret
@@ -91,11 +96,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Concurrency: cfg.SendConcurrency, Rate: cfg.SendRate, Hourly: cfg.SendRateHourly,
 		Retries: cfg.SendRetries, RetryBackoff: cfg.SendRetryBackoff}
 	a.Worker.Handle(sqlstore.JobCampaignTest, a.Sender.SendTest)
-	a.Web = web.New(db, cfg, a.Tokens, log)
+	// The Mailchimp integration: its API routes and webhook (web), its
+	// sync jobs (worker), and its consumer of domain events.
+	mc := mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
+	mc.Guard = netguard.New(cfg.FetchAllow)
+	a.Web = web.New(db, cfg, a.Tokens, log, web.Services{Rules: service.New(db), Mailchimp: mc})
 	a.Web.RelayStatus = a.RelayStatus
-	// Mailchimp sync jobs (mcsync): the web server owns the service, which
-	// also applies webhooks and checks connections.
-	a.Web.Mailchimp.Register(a.Worker)
+	mc.Register(a.Worker)
+	a.Events = &events.Dispatcher{DB: db, Log: log}
+	mc.Subscribe(a.Events)
 	return a, nil
 }
 
@@ -118,6 +127,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		if err := a.Worker.Run(ctx); err != nil {
 			a.Log.Error("worker stopped", "err", err)
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Events.Run(ctx); err != nil {
+			a.Log.Error("event dispatcher stopped", "err", err)
 		}
 	}()
 	wg.Add(1)

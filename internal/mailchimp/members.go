@@ -200,7 +200,23 @@ func parseAPITime(s string) time.Time {
 }
 
 func memberPath(audienceID, email string) string {
-	return pathf("/lists/%s/members/%s", audienceID, SubscriberHash(strings.TrimSpace(email)))
+	return pathf("/lists/%s/members/%s", audienceID, memberHash(email))
+}
+
+// hashRef marks a member named by its subscriber hash (ByHash).
+const hashRef = "md5:"
+
+// ByHash names a member by its subscriber hash where a method takes an
+// address: for a member whose address Herald no longer holds (an erased
+// reader, an old address). UpdateMemberStatus, SetInterest, Unsubscribe
+// and DeletePermanent accept it.
+func ByHash(hash string) string { return hashRef + strings.ToLower(hash) }
+
+func memberHash(email string) string {
+	if h, ok := strings.CutPrefix(email, hashRef); ok && !strings.Contains(h, "@") {
+		return h
+	}
+	return SubscriberHash(strings.TrimSpace(email))
 }
 
 // UpsertMember adds or updates one member

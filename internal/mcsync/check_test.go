@@ -7,6 +7,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mailchimp/mailchimptest"
+	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -47,11 +48,11 @@ func TestConnectionTest(t *testing.T) {
 			}
 		}
 		// Links that no longer match Mailchimp (audience or interest deleted there).
-		if _, _, err := db.PutMailchimpLink(ctx, "sport", sqlstore.MailchimpLinkInput{AudienceID: "gone", DisclosureText: "Mailchimp processes it."}); err != nil {
+		if _, _, err := mcstore.New(db).PutMailchimpLink(ctx, "sport", mcstore.MailchimpLinkInput{AudienceID: "gone", DisclosureText: "Mailchimp processes it."}); err != nil {
 			t.Fatal(err)
 		}
 		check("unknown audience", false, `Mailchimp has no audience "gone"`)
-		if _, _, err := db.PutMailchimpLink(ctx, "sport", sqlstore.MailchimpLinkInput{AudienceID: "aud1b", InterestID: "nope", CategoryID: "c", InterestName: "x", DisclosureText: "Mailchimp processes it."}); err != nil {
+		if _, _, err := mcstore.New(db).PutMailchimpLink(ctx, "sport", mcstore.MailchimpLinkInput{AudienceID: "aud1b", InterestID: "nope", CategoryID: "c", InterestName: "x", DisclosureText: "Mailchimp processes it."}); err != nil {
 			t.Fatal(err)
 		}
 		check("unknown interest", false, `has no interest (group) "nope"`)
@@ -59,7 +60,7 @@ func TestConnectionTest(t *testing.T) {
 		check("bad key", false, "rejected the API key")
 		e.fake.SetAPIKey(mailchimptest.DefaultAPIKey)
 		base := "http://127.0.0.1:1/3.0"
-		if _, err := db.SetMailchimpConnection(ctx, nil, &base); err != nil {
+		if _, err := mcstore.New(db).SetMailchimpConnection(ctx, nil, &base); err != nil {
 			t.Fatal(err)
 		}
 		check("unreachable", false, "unreachable at http://127.0.0.1:1/3.0")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mailchimp"
+	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 	"github.com/heraldhq/herald/internal/sqlstore"
 )
 
@@ -79,7 +80,7 @@ func ExportCSV(ctx context.Context, db *sqlstore.DB, list string, kind mailchimp
 // their own (not one of Mailchimp's standard columns, which the export
 // fills itself).
 func exportColumns(ctx context.Context, db *sqlstore.DB, listID int64) ([]string, error) {
-	keys, err := db.AttributeKeys(ctx, listID)
+	keys, err := mcstore.New(db).AttributeKeys(ctx, listID)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +109,7 @@ func exportKind(ctx context.Context, db *sqlstore.DB, l *herald.List, kind mailc
 	for _, status := range statuses {
 		var after int64
 		for {
-			page, err := db.ExportPage(ctx, l.ID, status, after, exportPage)
+			page, err := mcstore.New(db).ExportPage(ctx, l.ID, status, after, exportPage)
 			if err != nil {
 				return n, err
 			}
@@ -130,7 +131,7 @@ func exportKind(ctx context.Context, db *sqlstore.DB, l *herald.List, kind mailc
 	return n, cw.Flush()
 }
 
-func exportRow(m *sqlstore.ExportMember, kind mailchimp.Kind) mailchimp.Row {
+func exportRow(m *mcstore.ExportMember, kind mailchimp.Kind) mailchimp.Row {
 	first, last := mailchimp.SplitName(m.Name)
 	row := mailchimp.Row{
 		Email: m.Email, FirstName: first, LastName: last,

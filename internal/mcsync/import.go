@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mailchimp"
+	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 	"github.com/heraldhq/herald/internal/sqlstore"
 )
 
@@ -436,7 +437,7 @@ func importRow(row *mailchimp.Row, kind mailchimp.Kind, mainList int64, groups [
 	ir := sqlstore.ImportRow{
 		File: row.File, Line: row.Line, Email: email, Key: key, Name: name,
 		OptinAt: row.OptinTime, OptinIP: row.OptinIP, ConfirmAt: row.ConfirmTime, ConfirmIP: row.ConfirmIP, ChangedAt: row.LastChanged,
-		Lists: []int64{mainList},
+		Lists: []int64{mainList}, Source: mcstore.ImportSource,
 	}
 	size := 0
 	if len(row.Attributes) > 0 || len(row.Tags) > 0 {

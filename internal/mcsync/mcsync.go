@@ -29,7 +29,9 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/mailchimp"
+	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/sqlstore"
@@ -38,6 +40,7 @@ import (
 // Service runs Herald's side of the Mailchimp integration.
 type Service struct {
 	DB        *sqlstore.DB
+	Store     *mcstore.Store // Mailchimp's own tables
 	Log       *slog.Logger
 	BaseURL   string // Herald's public URL, for the webhook URL
 	Publisher string // named in the lists' disclosures
@@ -74,15 +77,24 @@ func New(db *sqlstore.DB, log *slog.Logger, baseURL, publisher string, jobWorker
 	n := min(mailchimp.MaxConnections, max(1, jobWorkers-2))
 	id := make([]byte, 8)
 	_, _ = crand.Read(id)
-	return &Service{DB: db, Log: log, BaseURL: strings.TrimRight(baseURL, "/"), Publisher: publisher, MaxUpload: 1 << 30,
+	return &Service{DB: db, Store: mcstore.New(db), Log: log, BaseURL: strings.TrimRight(baseURL, "/"), Publisher: publisher, MaxUpload: 1 << 30,
 		Backoff: time.Second, slots: make(chan struct{}, n), id: hex.EncodeToString(id)}
 }
 
 // Register adds the Mailchimp job handlers to a worker.
 func (s *Service) Register(w *queue.Worker) {
-	w.Handle(sqlstore.JobMailchimpMember, s.memberJob)
-	w.Handle(sqlstore.JobMailchimpSync, s.syncJob)
-	w.Handle(sqlstore.JobMailchimpWebhook, s.webhookJob)
+	w.Handle(mcstore.JobMailchimpMember, s.memberJob)
+	w.Handle(mcstore.JobMailchimpSync, s.syncJob)
+	w.Handle(mcstore.JobMailchimpWebhook, s.webhookJob)
+}
+
+// Consumer is the name of the Mailchimp sync's event consumer.
+const Consumer = "mailchimp"
+
+// Subscribe registers the Mailchimp sync as a consumer of domain events:
+// changes to subscriptions of connected lists become member jobs.
+func (s *Service) Subscribe(d *events.Dispatcher) {
+	d.Register(Consumer, s.Store.HandleEvents, events.SkipWhen(s.Store.Unconnected))
 }
 
 // WebhookPath is where Mailchimp posts events; the secret authenticates them.
@@ -111,7 +123,7 @@ func (s *Service) NewClient(apiKey, baseURL string) (*mailchimp.Client, error) {
 // Client returns the client of the stored connection, shared by every job
 // of this process so that Mailchimp's limit of 10 connections holds.
 func (s *Service) Client(ctx context.Context) (*mailchimp.Client, error) {
-	conn, err := s.DB.MailchimpConnection(ctx)
+	conn, err := s.Store.MailchimpConnection(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +153,7 @@ func (s *Service) acquire(ctx context.Context, job herald.Job) (release func(), 
 	}
 	local := func() { <-s.slots }
 	holder := s.id + "/" + strconv.FormatInt(job.ID, 10)
-	slot, ok, err := s.DB.AcquireMailchimpSlot(ctx, holder, s.slotLease())
+	slot, ok, err := s.Store.AcquireMailchimpSlot(ctx, holder, s.slotLease())
 	if err != nil || !ok {
 		local()
 		if err == nil {
@@ -150,7 +162,7 @@ func (s *Service) acquire(ctx context.Context, job herald.Job) (release func(), 
 		return nil, err
 	}
 	return func() {
-		if err := s.DB.ReleaseMailchimpSlot(context.WithoutCancel(ctx), slot, holder); err != nil {
+		if err := s.Store.ReleaseMailchimpSlot(context.WithoutCancel(ctx), slot, holder); err != nil {
 			s.Log.Warn("releasing a Mailchimp connection slot (it frees itself when its lease ends)", "err", err)
 		}
 		local()
@@ -274,11 +286,11 @@ func scrubber(email string) func(string) string {
 }
 
 func (s *Service) memberJob(ctx context.Context, job herald.Job) error {
-	op, err := s.DB.MailchimpMemberOp(job)
+	op, err := s.Store.MailchimpMemberOp(job)
 	if err != nil {
 		return queue.Permanent(err)
 	}
-	wait, d, err := s.DB.MailchimpJobWait(ctx, job.ID, op.MemberKey)
+	wait, d, err := s.Store.MailchimpJobWait(ctx, job.ID, op.MemberKey)
 	if err != nil {
 		return err
 	}
@@ -296,24 +308,32 @@ func (s *Service) memberJob(ctx context.Context, job herald.Job) error {
 	} else if err != nil {
 		return err
 	}
+	// A member known only by hash (an erased reader, an old address).
+	ref := op.Email
+	if ref == "" {
+		ref = mailchimp.ByHash(op.MemberHash)
+	}
 	scrub := noScrub
-	if op.Op == sqlstore.MailchimpDelete {
+	if op.Op == mcstore.MailchimpDelete {
 		scrub = scrubber(op.Email)
 	}
 	describe := fmt.Sprintf("%s of %s in audience %s", op.Op, op.Email, op.AudienceID)
-	if op.Op == sqlstore.MailchimpDelete {
-		describe = fmt.Sprintf("permanent delete (erasure) of member %s of audience %s", mailchimp.SubscriberHash(op.Email), op.AudienceID)
+	if op.Email == "" {
+		describe = fmt.Sprintf("%s of member %s in audience %s", op.Op, op.MemberHash, op.AudienceID)
+	}
+	if op.Op == mcstore.MailchimpDelete {
+		describe = fmt.Sprintf("permanent delete (erasure) of member %s of audience %s", op.MemberHash, op.AudienceID)
 	}
 	switch op.Op {
-	case sqlstore.MailchimpUpsert:
+	case mcstore.MailchimpUpsert:
 		err = s.upsert(ctx, c, op)
-	case sqlstore.MailchimpUnsubscribe:
-		err = c.Unsubscribe(ctx, mailchimp.Link{AudienceID: op.AudienceID, InterestID: op.InterestID}, op.Email)
+	case mcstore.MailchimpUnsubscribe:
+		err = c.Unsubscribe(ctx, mailchimp.Link{AudienceID: op.AudienceID, InterestID: op.InterestID}, ref)
 		if mailchimp.IsNotFound(err) {
 			err = nil // not a member: nothing to unsubscribe
 		}
-	case sqlstore.MailchimpDelete:
-		err = c.DeletePermanent(ctx, op.AudienceID, op.Email)
+	case mcstore.MailchimpDelete:
+		err = c.DeletePermanent(ctx, op.AudienceID, ref)
 		if mailchimp.IsNotFound(err) {
 			err = nil // never was a member, or deleted already
 		}
@@ -328,7 +348,7 @@ func (s *Service) memberJob(ctx context.Context, job herald.Job) error {
 }
 
 // member builds what an upsert sends from what the store holds.
-func member(email, interestID string, d *sqlstore.MailchimpMemberData, status mailchimp.Status) mailchimp.Member {
+func member(email, interestID string, d *mcstore.MailchimpMemberData, status mailchimp.Status) mailchimp.Member {
 	first, last := mailchimp.SplitName(d.Name)
 	m := mailchimp.Member{Email: email, StatusIfNew: status, Status: status, FirstName: first, LastName: last}
 	if net.ParseIP(d.SignupIP) != nil {
@@ -344,8 +364,8 @@ func member(email, interestID string, d *sqlstore.MailchimpMemberData, status ma
 	return m
 }
 
-func (s *Service) upsert(ctx context.Context, c *mailchimp.Client, op *sqlstore.MailchimpMemberJob) error {
-	d, err := s.DB.MailchimpMemberData(ctx, op.SubscriberID, op.ListID)
+func (s *Service) upsert(ctx context.Context, c *mailchimp.Client, op *mcstore.MailchimpMemberJob) error {
+	d, err := s.Store.MailchimpMemberData(ctx, op.SubscriberID, op.ListID)
 	if herald.ErrorCode(err) == herald.ENOTFOUND {
 		return nil // erased since: its delete job follows
 	} else if err != nil {
@@ -364,7 +384,7 @@ func (s *Service) upsert(ctx context.Context, c *mailchimp.Client, op *sqlstore.
 	if _, perr := c.UpsertMember(ctx, op.AudienceID, m); perr != nil {
 		return perr
 	}
-	return s.DB.MailchimpMarkPending(ctx, op.SubscriberID, op.ListID,
+	return s.Store.MailchimpMarkPending(ctx, op.SubscriberID, op.ListID,
 		"Mailchimp refused the subscription (Member In Compliance State: the address unsubscribed, bounced or was reported at Mailchimp). "+
 			"Mailchimp sent its own confirmation email; the subscription is pending until the reader confirms there.")
 }
@@ -377,11 +397,11 @@ const syncPage = mailchimp.MaxBatchSize
 const syncSlice = 45 * time.Second
 
 func (s *Service) syncJob(ctx context.Context, job herald.Job) error {
-	var p sqlstore.MailchimpSyncJob
+	var p mcstore.MailchimpSyncJob
 	if err := decodeJob(job, &p); err != nil {
 		return queue.Permanent(err)
 	}
-	link, err := s.DB.MailchimpLinkByID(ctx, p.ListID)
+	link, err := s.Store.MailchimpLinkByID(ctx, p.ListID)
 	if herald.ErrorCode(err) == herald.ENOTFOUND {
 		return nil // disconnected since
 	} else if err != nil {
@@ -401,7 +421,7 @@ func (s *Service) syncJob(ctx context.Context, job herald.Job) error {
 	cursor := link.SyncCursor()
 	stop := time.Now().Add(syncSlice)
 	for {
-		page, readAt, err := s.DB.MailchimpSyncPage(ctx, p.ListID, cursor, syncPage)
+		page, readAt, err := s.Store.MailchimpSyncPage(ctx, p.ListID, cursor, syncPage)
 		if err != nil {
 			return err
 		}
@@ -424,7 +444,7 @@ func (s *Service) syncJob(ctx context.Context, job herald.Job) error {
 			res, err := c.BatchUpsert(ctx, link.AudienceID, members)
 			if err != nil {
 				st.LastError = explain(err)
-				if perr := s.DB.MailchimpSyncProgress(ctx, p.ListID, cursor, st); perr != nil {
+				if perr := s.Store.MailchimpSyncProgress(ctx, p.ListID, cursor, st); perr != nil {
 					return perr
 				}
 				return s.classify(err, job.Attempts, "bulk sync of "+link.List, noScrub)
@@ -442,10 +462,10 @@ func (s *Service) syncJob(ctx context.Context, job herald.Job) error {
 			}
 			// Members in compliance state get a job of their own, which
 			// asks Mailchimp to send them a confirmation mail.
-			if _, err := s.DB.MailchimpResyncChanged(ctx, p.ListID, compliance, time.Time{}); err != nil {
+			if _, err := s.Store.MailchimpResyncChanged(ctx, p.ListID, compliance, time.Time{}); err != nil {
 				return err
 			}
-			if _, err := s.DB.MailchimpResyncChanged(ctx, p.ListID, ids, readAt); err != nil {
+			if _, err := s.Store.MailchimpResyncChanged(ctx, p.ListID, ids, readAt); err != nil {
 				return err
 			}
 		}
@@ -455,14 +475,14 @@ func (s *Service) syncJob(ctx context.Context, job herald.Job) error {
 		}
 		if len(page) < syncPage {
 			st.State = "done"
-			if err := s.DB.MailchimpSyncProgress(ctx, p.ListID, cursor, st); err != nil {
+			if err := s.Store.MailchimpSyncProgress(ctx, p.ListID, cursor, st); err != nil {
 				return err
 			}
 			s.complete(ctx, job)
 			s.Log.Info("Mailchimp bulk sync finished", "list", link.List, "members", st.Members, "created", st.Created, "updated", st.Updated, "errors", st.Errors)
 			return nil
 		}
-		if err := s.DB.MailchimpSyncProgress(ctx, p.ListID, cursor, st); err != nil {
+		if err := s.Store.MailchimpSyncProgress(ctx, p.ListID, cursor, st); err != nil {
 			return err
 		}
 		if time.Now().After(stop) {
@@ -472,7 +492,7 @@ func (s *Service) syncJob(ctx context.Context, job herald.Job) error {
 }
 
 func (s *Service) webhookJob(ctx context.Context, job herald.Job) error {
-	var p sqlstore.MailchimpWebhookJob
+	var p mcstore.MailchimpWebhookJob
 	if err := decodeJob(job, &p); err != nil {
 		return queue.Permanent(err)
 	}
@@ -498,7 +518,7 @@ func (s *Service) webhookJob(ctx context.Context, job herald.Job) error {
 	default:
 		return queue.Permanent(fmt.Errorf("unknown webhook action %q", p.Action))
 	}
-	link, err := s.DB.MailchimpLinkByID(ctx, p.ListID)
+	link, err := s.Store.MailchimpLinkByID(ctx, p.ListID)
 	if herald.ErrorCode(err) == herald.ENOTFOUND {
 		return nil
 	} else if err != nil {
@@ -507,7 +527,7 @@ func (s *Service) webhookJob(ctx context.Context, job herald.Job) error {
 	if link.AudienceID != p.AudienceID {
 		return nil // moved to another audience: a newer job registers there
 	}
-	secret, err := s.DB.MailchimpWebhookSecret(ctx)
+	secret, err := s.Store.MailchimpWebhookSecret(ctx)
 	if err != nil {
 		return err
 	}
@@ -516,12 +536,12 @@ func (s *Service) webhookJob(ctx context.Context, job herald.Job) error {
 	if err == nil {
 		for _, h := range hooks {
 			if h.URL == target {
-				return s.DB.SetMailchimpWebhook(ctx, p.ListID, h.ID, "")
+				return s.Store.SetMailchimpWebhook(ctx, p.ListID, h.ID, "")
 			}
 		}
 		var info mailchimp.WebhookInfo
 		if info, err = c.CreateWebhook(ctx, p.AudienceID, target); err == nil {
-			return s.DB.SetMailchimpWebhook(ctx, p.ListID, info.ID, "")
+			return s.Store.SetMailchimpWebhook(ctx, p.ListID, info.ID, "")
 		}
 	}
 	hide := func(s string) string { return strings.ReplaceAll(s, secret, "…") }
@@ -529,7 +549,7 @@ func (s *Service) webhookJob(ctx context.Context, job herald.Job) error {
 	if !mailchimp.IsRetryable(err) {
 		msg += " (Mailchimp checks the URL with a GET: is HERALD_BASE_URL reachable from the internet?)"
 	}
-	if serr := s.DB.SetMailchimpWebhook(ctx, p.ListID, "", hide(msg)); serr != nil {
+	if serr := s.Store.SetMailchimpWebhook(ctx, p.ListID, "", hide(msg)); serr != nil {
 		return serr
 	}
 	return s.classify(err, job.Attempts, "registering Herald's webhook on audience "+p.AudienceID, hide)

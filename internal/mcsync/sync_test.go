@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/mailchimp/mailchimptest"
 	"github.com/heraldhq/herald/internal/mcsync"
+	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/sqlstore"
@@ -41,7 +43,7 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	t.Cleanup(web.Close)
 	svc := startProcess(t, db, web.URL)
 	key, base := fake.APIKey(), fake.URL()
-	if _, err := db.SetMailchimpConnection(context.Background(), &key, &base); err != nil {
+	if _, err := mcstore.New(db).SetMailchimpConnection(context.Background(), &key, &base); err != nil {
 		t.Fatal(err)
 	}
 	return &env{t: t, db: db, fake: fake, svc: svc}
@@ -59,10 +61,13 @@ func startProcess(t *testing.T, db *sqlstore.DB, webURL string) *mcsync.Service 
 	w := &queue.Worker{DB: db, Log: log, Concurrency: 10, Poll: 20 * time.Millisecond, BaseBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
 	svc.Register(w)
 	w.Handle(sqlstore.JobConfirmMail, func(context.Context, herald.Job) error { return nil })
+	d := &events.Dispatcher{DB: db, Log: log, Poll: 20 * time.Millisecond}
+	svc.Subscribe(d)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	done := make(chan struct{}, 2)
+	go func() { _ = w.Run(ctx); done <- struct{}{} }()
+	go func() { _ = d.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
 	return svc
 }
 
@@ -82,7 +87,7 @@ func (e *env) connect(slug, audience, interest string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, _, err := e.db.PutMailchimpLink(ctx, slug, sqlstore.MailchimpLinkInput{AudienceID: audience, AudienceName: name,
+	if _, _, err := mcstore.New(e.db).PutMailchimpLink(ctx, slug, mcstore.MailchimpLinkInput{AudienceID: audience, AudienceName: name,
 		InterestID: interest, CategoryID: cat, InterestName: iname, DisclosureText: mcsync.DisclosureText("The Daily Planet", slug)}); err != nil {
 		e.t.Fatal(err)
 	}
@@ -102,11 +107,19 @@ func (e *env) signup(email, name string, lists ...string) int64 {
 	return res.SubscriberID
 }
 
-// idle waits until no Mailchimp job is left but those that failed.
+// idle waits until every event has been handed to the Mailchimp sync
+// and no Mailchimp job is left but those that failed.
 func (e *env) idle() {
 	e.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		if !caughtUp(e.t, e.db) {
+			if time.Now().After(deadline) {
+				e.t.Fatal("the Mailchimp sync did not catch up with the events")
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
 		jobs, _, err := e.db.Jobs(context.Background(), sqlstore.JobFilter{Limit: 1000})
 		if err != nil {
 			e.t.Fatal(err)
@@ -376,7 +389,7 @@ func TestBulkSync(t *testing.T) {
 		e.idle()
 		e.fake.ResetRequests()
 		e.fake.SetFake(rows[5].Email)
-		if _, err := db.StartMailchimpSync(ctx, "daily"); err != nil {
+		if _, err := mcstore.New(db).StartMailchimpSync(ctx, "daily"); err != nil {
 			t.Fatal(err)
 		}
 		e.idle()
@@ -393,9 +406,24 @@ func TestBulkSync(t *testing.T) {
 		if len(members) != 1202 || subscribed != 1082 {
 			t.Fatalf("%d members, %d subscribed; want 1202 and 1082", len(members), subscribed)
 		}
-		k, _ := db.MailchimpLink(ctx, "daily")
+		k, _ := mcstore.New(db).MailchimpLink(ctx, "daily")
 		if k.Sync.State != "done" || k.Sync.Members != 1203 || k.Sync.Errors != 1 || !strings.Contains(k.Sync.LastError, "invalid or fake") {
 			t.Fatalf("sync state: %+v", k.Sync)
 		}
 	})
+}
+
+// caughtUp reports whether the Mailchimp sync has handled every event.
+func caughtUp(t *testing.T, db *sqlstore.DB) bool {
+	t.Helper()
+	cur, err := db.EventCursors(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cur {
+		if c.Consumer == mcsync.Consumer {
+			return c.Behind == 0
+		}
+	}
+	return false
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mailchimp"
-	"github.com/heraldhq/herald/internal/sqlstore"
+	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 )
 
 func decodeJob(job herald.Job, v any) error {
@@ -26,7 +26,7 @@ var ErrBadWebhook = errors.New("malformed Mailchimp webhook")
 // ApplyWebhook applies one of Mailchimp's form-encoded webhook posts. Types
 // Herald does not act on (campaign, and any Mailchimp may add) are
 // accepted and ignored; a malformed post wraps ErrBadWebhook.
-func (s *Service) ApplyWebhook(ctx context.Context, form url.Values) (*sqlstore.MailchimpEventResult, error) {
+func (s *Service) ApplyWebhook(ctx context.Context, form url.Values) (*mcstore.MailchimpEventResult, error) {
 	// Text that goes into the ledger must be valid UTF-8 without NUL
 	// (PostgreSQL refuses both): a hostile post gets a 400 or is stored
 	// cleaned, never a 500.
@@ -38,15 +38,15 @@ func (s *Service) ApplyWebhook(ctx context.Context, form url.Values) (*sqlstore.
 	}
 	ev, err := mailchimp.ParseWebhook(clean)
 	if errors.Is(err, mailchimp.ErrUnknownEvent) {
-		return &sqlstore.MailchimpEventResult{Ignored: "unknown event type"}, nil
+		return &mcstore.MailchimpEventResult{Ignored: "unknown event type"}, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadWebhook, err)
 	}
 	change := ev.Change()
 	if change == mailchimp.ChangeNone {
-		return &sqlstore.MailchimpEventResult{Ignored: "nothing to do for " + string(ev.Type) + " events"}, nil
+		return &mcstore.MailchimpEventResult{Ignored: "nothing to do for " + string(ev.Type) + " events"}, nil
 	}
-	e := sqlstore.MailchimpEvent{
+	e := mcstore.MailchimpEvent{
 		// Mailchimp signs nothing; the whole post identifies a delivery,
 		// so a retried post is recognised. Keyed, so it reveals nothing.
 		Key:        s.DB.SuppressionHash("mailchimp webhook " + form.Encode()),
@@ -79,7 +79,7 @@ func (s *Service) ApplyWebhook(ctx context.Context, form url.Values) (*sqlstore.
 			}
 		}
 	}
-	return s.DB.ApplyMailchimpEvent(ctx, e)
+	return s.Store.ApplyMailchimpEvent(ctx, e)
 }
 
 func firstNonEmpty(ss ...string) string {
@@ -110,7 +110,7 @@ type TestResult struct {
 // the key, and that every connected list's audience and interest exist.
 // It reports each problem in words; err is for Herald's own failures.
 func (s *Service) Test(ctx context.Context) (*TestResult, error) {
-	conn, err := s.DB.MailchimpConnection(ctx)
+	conn, err := s.Store.MailchimpConnection(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (s *Service) Test(ctx context.Context) (*TestResult, error) {
 		return res, nil
 	}
 	add(Check{Check: "api_key", OK: true, Message: "Mailchimp answers at " + c.BaseURL() + " and accepts the key."})
-	links, err := s.DB.MailchimpLinks(ctx)
+	links, err := s.Store.MailchimpLinks(ctx)
 	if err != nil {
 		return nil, err
 	}

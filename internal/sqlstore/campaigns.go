@@ -460,31 +460,17 @@ func fixRecipients(ctx context.Context, tx *Tx, id int64, from string) error {
 	} else if n == 0 {
 		return herald.Errorf(herald.ECONFLICT, "The campaign was started by someone else.")
 	}
-	// Lists that Mailchimp delivers get no campaign from Herald.
-	rows, err := tx.query(ctx, `SELECT l.slug FROM campaign_lists cl JOIN mailchimp_lists ml ON ml.list_id = cl.list_id
-		JOIN lists l ON l.id = cl.list_id WHERE cl.campaign_id = ? AND ml.delivery = 'mailchimp' ORDER BY l.slug`, id)
-	if err != nil {
+	// Lists that another service delivers get no campaign from Herald.
+	if err := deliveredElsewhere(ctx, tx, `SELECT l.slug, l.delivered_by FROM campaign_lists cl JOIN lists l ON l.id = cl.list_id
+		WHERE cl.campaign_id = ? AND l.delivered_by <> '' ORDER BY l.slug`, id); err != nil {
 		return err
-	}
-	var mc []string
-	for rows.Next() {
-		var slug string
-		if err := rows.Scan(&slug); err != nil {
-			rows.Close()
-			return err
-		}
-		mc = append(mc, slug)
-	}
-	rows.Close()
-	if len(mc) > 0 {
-		return DeliveredByMailchimp(mc)
 	}
 	// One row per subscriber: for one list the subscriptions' key makes
 	// them unique and its index yields them in order; for several lists
 	// the ledger's key drops the repeats. No DISTINCT: its sort would hold
 	// the whole set in memory.
 	var lists []any
-	rows, err = tx.query(ctx, `SELECT list_id FROM campaign_lists WHERE campaign_id = ?`, id)
+	rows, err := tx.query(ctx, `SELECT list_id FROM campaign_lists WHERE campaign_id = ?`, id)
 	if err != nil {
 		return err
 	}

@@ -42,12 +42,13 @@ type DB struct {
 
 	notifyMu sync.Mutex
 	notify   []chan struct{} // woken when a job is enqueued
+	evNotify []chan struct{} // woken when events are committed (events.go)
 
-	group  grouper  // group commit of hot writes (batch.go)
-	stmts  sync.Map // query → *sql.Stmt on the writer (SQLite)
-	rstmts sync.Map // query → *sql.Stmt on the readers (SQLite)
-	cache  cache    // lists and disclosures (cache.go)
-	mc     mcCache  // disclosures of lists connected to Mailchimp (mailchimp.go)
+	group    grouper       // group commit of hot writes (batch.go)
+	stmts    sync.Map      // query → *sql.Stmt on the writer (SQLite)
+	rstmts   sync.Map      // query → *sql.Stmt on the readers (SQLite)
+	cache    cache         // lists and disclosures (cache.go)
+	listDisc listDiscCache // lists' own disclosures (lists_external.go)
 }
 
 type dialect interface {
@@ -113,6 +114,9 @@ func (db *DB) Close() error {
 // SetSecret sets the key used to hash addresses in the suppression list.
 func (db *DB) SetSecret(secret []byte) { db.secret = secret }
 
+// HasSecret reports whether SetSecret was given a secret.
+func (db *DB) HasSecret() bool { return len(db.secret) > 0 }
+
 // SuppressionHash is the keyed hash of a normalised address under which
 // it is suppressed: the list keeps no readable address.
 func (db *DB) SuppressionHash(emailKey string) string {
@@ -129,7 +133,8 @@ type Tx struct {
 	now    time.Time
 	write  bool
 	after  []func()
-	wanted []string // queries to prepare once the transaction ends
+	wanted []string       // queries to prepare once the transaction ends
+	events []pendingEvent // appended at commit (events.go)
 }
 
 // afterCommit runs fn once the transaction has committed.
@@ -223,6 +228,10 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	}
 	if readOnly {
 		return sqlTx.Rollback()
+	}
+	if err := tx.flushEvents(ctx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", db.dialect.translate(err))
@@ -352,4 +361,63 @@ func nullTime(t sql.NullTime) *time.Time {
 	}
 	u := t.Time.UTC()
 	return &u
+}
+
+// Transaction primitives for the packages that keep their own tables in
+// the store's database (integrations) and run their SQL in its
+// transactions. SQL is written with ? placeholders (rebound for
+// PostgreSQL); driver errors come back as domain errors.
+
+// Exec runs a statement in the transaction.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.exec(ctx, query, args...)
+}
+
+// Query runs a query in the transaction.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.query(ctx, query, args...)
+}
+
+// Row is the result of QueryRow.
+type Row interface{ Scan(dest ...any) error }
+
+// QueryRow runs a query that returns at most one row.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) Row {
+	return tx.queryRow(ctx, query, args...)
+}
+
+// Now is the transaction's fixed "now".
+func (tx *Tx) Now() time.Time { return tx.now }
+
+// Dialect names the database: "sqlite" or "postgres".
+func (tx *Tx) Dialect() string { return tx.db.dialect.name() }
+
+// DB is the store the transaction belongs to.
+func (tx *Tx) DB() *DB { return tx.db }
+
+// AfterCommit runs fn once the transaction has committed.
+func (tx *Tx) AfterCommit(fn func()) { tx.afterCommit(fn) }
+
+// Write runs fn in a read-write transaction and commits it if fn succeeds
+// (events it appended included).
+func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error { return db.write(ctx, fn) }
+
+// Read runs fn in a read-only transaction.
+func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error { return db.read(ctx, fn) }
+
+// IsNoRows reports whether err says a query found no row.
+func IsNoRows(err error) bool { return isNoRows(err) }
+
+// Placeholders returns "?, ?, ?" for n values.
+func Placeholders(n int) string { return placeholders(n) }
+
+// KeyedHash returns the HMAC-SHA256 of the concatenated parts under the
+// installation secret: integrations derive their own keys and identifiers
+// with it without holding the secret.
+func (db *DB) KeyedHash(parts ...string) []byte {
+	m := hmac.New(sha256.New, db.secret)
+	for _, p := range parts {
+		m.Write([]byte(p))
+	}
+	return m.Sum(nil)
 }

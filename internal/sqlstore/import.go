@@ -1,7 +1,7 @@
 package sqlstore
 
-// Bulk import of subscribers (Mailchimp's audience export, read by
-// internal/mcsync). A batch of rows is applied in one transaction with a
+// Bulk import of subscribers (an audience export that an integration
+// reads, such as internal/mcsync; ImportSource says which). A batch of rows is applied in one transaction with a
 // handful of multi-row statements — read what exists, then upsert
 // subscribers, upsert subscriptions and append consent events — so a row
 // is applied whole or not at all and the cost per row is a few
@@ -25,12 +25,22 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// Details of the consent events an import writes; sync code recognises the
-// original opt-in and confirmation by them.
-const (
-	importOptinDetail   = "Mailchimp opt-in"
-	importConfirmDetail = "Mailchimp confirmation"
-)
+// ImportSource says where imported rows come from, as the consent ledger
+// records it: the actor of the history they carry and the details of its
+// events (sync code may recognise the original opt-in and confirmation by
+// them).
+type ImportSource struct {
+	Actor          string // of the opt-in, confirmation and unsubscribe events
+	OptinDetail    string // the original opt-in
+	ConfirmDetail  string // the original confirmation
+	NoOptinDetail  string // a subscribed row without opt-in time
+	UnsubNote      string // an unsubscribed row without a note of its own
+	SuppressReason string // addresses the import suppresses
+}
+
+// genericImport is the source of rows that name none.
+var genericImport = &ImportSource{Actor: herald.ActorOperator, OptinDetail: "imported opt-in", ConfirmDetail: "imported confirmation",
+	NoOptinDetail: "subscribed in the import, without opt-in time", UnsubNote: "unsubscribed before the import", SuppressReason: "import: cleaned or reported"}
 
 // ImportRow is one validated member of an import.
 type ImportRow struct {
@@ -58,7 +68,9 @@ type ImportRow struct {
 	ConfirmIP  string
 	ChangedAt  time.Time // LAST_CHANGED
 	StatusAt   time.Time // UNSUB_TIME or CLEAN_TIME
-	StatusNote string    // e.g. "unsubscribed at Mailchimp (reason: …)"
+	StatusNote string    // e.g. "unsubscribed at the source (reason: …)"
+	// Source is where the row comes from (nil: a generic import).
+	Source *ImportSource
 
 	prep importPrep // what PrepareImport computed ahead of the writer
 }
@@ -75,6 +87,9 @@ type importPrep struct {
 	optinIP, confirmIP      any
 	optinDetail, confirmDet any
 	statusDetail            any
+	actor                   any
+	noOptinDetail           string
+	suppressReason          any
 	provenance              string // " (imported from FILE line N)"
 }
 
@@ -85,6 +100,8 @@ type importPrep struct {
 // ImportBatch prepares rows that were not.
 func (db *DB) PrepareImport(rows []ImportRow) []ImportRow {
 	rows = sortedByKey(rows)
+	var src *ImportSource
+	var actor, reason any
 	for i := range rows {
 		r := &rows[i]
 		p := &r.prep
@@ -102,11 +119,19 @@ func (db *DB) PrepareImport(rows []ImportRow) []ImportRow {
 			p.firstAt = p.optinAt
 		}
 		p.optinIP, p.confirmIP = clip(r.OptinIP, 64), clip(r.ConfirmIP, 64)
-		p.optinDetail = clip(importOptinDetail+provenance, 1000)
-		p.confirmDet = clip(importConfirmDetail+provenance, 1000)
+		if r.Source != src || src == nil {
+			// Boxed once per source, not per row.
+			if src = r.Source; src == nil {
+				src = genericImport
+			}
+			actor, reason = src.Actor, src.SuppressReason
+		}
+		p.actor, p.noOptinDetail, p.suppressReason = actor, src.NoOptinDetail, reason
+		p.optinDetail = clip(src.OptinDetail+provenance, 1000)
+		p.confirmDet = clip(src.ConfirmDetail+provenance, 1000)
 		note := r.StatusNote
 		if note == "" {
-			note = "unsubscribed at Mailchimp"
+			note = src.UnsubNote
 		}
 		p.statusDetail = clip(note+provenance, 1000)
 	}
@@ -256,6 +281,7 @@ func (db *DB) ImportBatch(ctx context.Context, lists []*herald.List, rows []Impo
 		if err := b.apply(ctx); err != nil {
 			return err
 		}
+		b.appendEvents()
 		counts, notices = b.counts, b.notices
 		return nil
 	})
@@ -298,6 +324,7 @@ type importBatch struct {
 	subWrites []subWrite
 	events    []eventWrite
 	suppress  []string // keys
+	why       []any    // the reason of each
 }
 
 type subWrite struct {
@@ -315,10 +342,9 @@ type eventWrite struct {
 
 // Values bound in every batch, boxed once.
 var (
-	actorMailchimpArg any = herald.ActorMailchimp
-	actorOperatorArg  any = herald.ActorOperator
-	consentImportArg  any = herald.ConsentImport
-	statusArgs            = map[string]any{herald.StatusConfirmed: herald.StatusConfirmed, herald.StatusUnsubscribed: herald.StatusUnsubscribed}
+	actorOperatorArg any = herald.ActorOperator
+	consentImportArg any = herald.ConsentImport
+	statusArgs           = map[string]any{herald.StatusConfirmed: herald.StatusConfirmed, herald.StatusUnsubscribed: herald.StatusUnsubscribed}
 )
 
 // lockLists makes sure the import's lists still exist and, on PostgreSQL,
@@ -685,6 +711,7 @@ func (b *importBatch) plan() {
 		}
 		if newlySuppressed {
 			b.suppress = append(b.suppress, r.Key)
+			b.why = append(b.why, r.prep.suppressReason)
 			b.counts.Suppressed++
 		}
 	}
@@ -699,14 +726,14 @@ func (b *importBatch) planEvents(i int, r *ImportRow, lists any, newSub bool) {
 	history := r.Status == herald.StatusConfirmed || newSub
 	if history {
 		if p.optinAt != nil {
-			b.events = append(b.events, eventWrite{row: i, at: p.optinAt, actor: actorMailchimpArg, ip: p.optinIP, lists: lists, detail: p.optinDetail})
+			b.events = append(b.events, eventWrite{row: i, at: p.optinAt, actor: p.actor, ip: p.optinIP, lists: lists, detail: p.optinDetail})
 		}
 		if p.confirmAt != nil {
-			b.events = append(b.events, eventWrite{row: i, at: p.confirmAt, actor: actorMailchimpArg, ip: p.confirmIP, lists: lists, detail: p.confirmDet})
+			b.events = append(b.events, eventWrite{row: i, at: p.confirmAt, actor: p.actor, ip: p.confirmIP, lists: lists, detail: p.confirmDet})
 		}
 		if r.Status == herald.StatusConfirmed && p.firstAt == nil {
 			b.events = append(b.events, eventWrite{row: i, at: b.tx.timeArg(b.tx.now), actor: actorOperatorArg, ip: "", lists: lists,
-				detail: clip("subscribed at Mailchimp, without opt-in time in the export"+p.provenance, 1000)})
+				detail: clip(p.noOptinDetail+p.provenance, 1000)})
 		}
 	}
 	if r.Status != herald.StatusConfirmed {
@@ -714,7 +741,7 @@ func (b *importBatch) planEvents(i int, r *ImportRow, lists any, newSub bool) {
 		if at == nil {
 			at = b.tx.timeArg(b.tx.now)
 		}
-		b.events = append(b.events, eventWrite{row: i, at: at, actor: actorMailchimpArg, ip: "", lists: lists, detail: p.statusDetail})
+		b.events = append(b.events, eventWrite{row: i, at: at, actor: p.actor, ip: "", lists: lists, detail: p.statusDetail})
 	}
 }
 
@@ -897,7 +924,7 @@ func (b *importBatch) apply(ctx context.Context) error {
 		args := make([]any, 0, len(b.suppress)*3)
 		keys := make([]any, len(b.suppress))
 		for i, key := range b.suppress {
-			args = append(args, tx.db.SuppressionHash(key), "mailchimp import: cleaned or reported", now)
+			args = append(args, tx.db.SuppressionHash(key), b.why[i], now)
 			keys[i] = key
 		}
 		if err := execValues(ctx, tx, `INSERT INTO suppressions (hash, reason, created_at)`, ` ON CONFLICT (hash) DO NOTHING`,

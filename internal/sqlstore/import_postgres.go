@@ -33,6 +33,10 @@ func (db *DB) writeOn(ctx context.Context, conn *sql.Conn, fn func(*Tx) error) e
 		_ = sqlTx.Rollback()
 		return err
 	}
+	if err := tx.flushEvents(ctx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", db.dialect.translate(err))
 	}

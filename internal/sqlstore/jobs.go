@@ -209,3 +209,13 @@ func scanJobs(rows *sql.Rows) ([]herald.Job, error) {
 	}
 	return out, rows.Err()
 }
+
+// SnoozeJob puts a running job back to run at runAt without counting the
+// attempt: it did not try, it waited its turn.
+func (db *DB) SnoozeJob(ctx context.Context, id int64, runAt time.Time) error {
+	return db.write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE jobs SET status = 'pending', run_at = ?, lease_until = NULL,
+			attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ? WHERE id = ?`, runAt.UTC(), tx.now, id)
+		return err
+	})
+}

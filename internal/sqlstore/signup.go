@@ -46,7 +46,7 @@ func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOp
 }
 
 // SignupShown is Signup for a form that also showed lists' own disclosures
-// (lists connected to Mailchimp have one naming Mailchimp): shown maps list
+// (a list an integration takes over may name it as processor): shown maps list
 // slugs to the disclosure versions displayed with them. The consent ledger
 // gets one signup event per disclosure; a list's event names its own.
 func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown map[string]int, opt SignupOptions) (*SignupResult, error) {
@@ -79,14 +79,18 @@ func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown m
 	err = db.writeGrouped(ctx, func(tx *Tx) error {
 		var id int64
 		var sub subState
+		var created time.Time
 		err := tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
 			VALUES (?, ?, ?, '{}', ?, ?)
 			ON CONFLICT (email_key) DO UPDATE SET name = CASE WHEN subscribers.name = '' THEN excluded.name ELSE subscribers.name END
-			RETURNING id, confirm_nonce, confirm_mail_at`, email, key, name, tx.now, tx.now).Scan(&id, &sub.nonce, &sub.mailAt)
+			RETURNING id, confirm_nonce, confirm_mail_at, created_at`, email, key, name, tx.now, tx.now).Scan(&id, &sub.nonce, &sub.mailAt, &created)
 		if err != nil {
 			return tx.db.dialect.translate(err)
 		}
 		sub.known = true
+		if created.Equal(tx.now) {
+			tx.AppendEvent(herald.EventCreated, id, 0, herald.EventData{Actor: herald.ActorReader})
+		}
 		suppressed, err := isSuppressed(ctx, tx, key)
 		if err != nil {
 			return err
@@ -100,17 +104,14 @@ func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown m
 		if err := signupConsents(ctx, tx, id, herald.ConsentSignup, m, lists, d, perList, shown); err != nil {
 			return err
 		}
-		res, err = subscribeLists(ctx, tx, id, &sub, lists, suppressed, opt, false)
+		res, err = subscribeLists(ctx, tx, id, &sub, lists, suppressed, opt, false, m.Actor)
 		if err != nil {
 			return err
 		}
 		if len(res.NewlyConfirmed) > 0 {
 			m.Detail = "single opt-in"
 			confirmed := listsBySlug(lists, res.NewlyConfirmed)
-			if err := signupConsents(ctx, tx, id, herald.ConsentConfirm, m, confirmed, d, perList, shown); err != nil {
-				return err
-			}
-			return mcConfirmed(ctx, tx, id, listIDs(confirmed), m)
+			return signupConsents(ctx, tx, id, herald.ConsentConfirm, m, confirmed, d, perList, shown)
 		}
 		return nil
 	})
@@ -139,6 +140,7 @@ func signupDisclosure(ctx context.Context, db *DB, tx *Tx, version int) (*herald
 // unsubscribed one goes back to pending; others stay as they are. When any is
 // pending it queues a confirmation mail, at most one per ConfirmWindow
 // unless force is set (the reader is acting from their own manage link).
+// Each change appends its event (actor made it).
 // subState is what subscribeLists needs of the subscriber row; a caller
 // that has just read it (known) saves a query.
 type subState struct {
@@ -147,7 +149,7 @@ type subState struct {
 	mailAt sql.NullTime
 }
 
-func subscribeLists(ctx context.Context, tx *Tx, subID int64, sub *subState, lists []*herald.List, suppressed bool, opt SignupOptions, force bool) (*SignupResult, error) {
+func subscribeLists(ctx context.Context, tx *Tx, subID int64, sub *subState, lists []*herald.List, suppressed bool, opt SignupOptions, force bool, actor string) (*SignupResult, error) {
 	res := &SignupResult{SubscriberID: subID}
 	existing := map[int64]string{}
 	rows, err := tx.query(ctx, `SELECT list_id, status FROM subscriptions WHERE subscriber_id = ?`, subID)
@@ -171,12 +173,14 @@ func subscribeLists(ctx context.Context, tx *Tx, subID int64, sub *subState, lis
 			if err := setSubscription(ctx, tx, subID, l.ID, herald.StatusConfirmed); err != nil {
 				return nil, err
 			}
+			tx.AppendEvent(herald.EventConfirmed, subID, l.ID, herald.EventData{Actor: actor, To: herald.StatusConfirmed})
 			res.Confirmed = append(res.Confirmed, l.Slug)
 			res.NewlyConfirmed = append(res.NewlyConfirmed, l.Slug)
 		case !ok || cur == herald.StatusUnsubscribed:
 			if err := setSubscription(ctx, tx, subID, l.ID, herald.StatusPending); err != nil {
 				return nil, err
 			}
+			tx.AppendEvent(herald.EventSubscriptionChanged, subID, l.ID, herald.EventData{Actor: actor, From: cur, To: herald.StatusPending})
 			res.Pending = append(res.Pending, l.Slug)
 		case cur == herald.StatusPending:
 			res.Pending = append(res.Pending, l.Slug)
@@ -302,11 +306,10 @@ func (db *DB) Confirm(ctx context.Context, subID int64, nonce uint64, m Meta) ([
 		if err := addConsent(ctx, tx, subID, herald.ConsentConfirm, m, confirmed, nil); err != nil {
 			return err
 		}
-		ids := make([]int64, len(pc.Lists))
-		for i, x := range pc.Lists {
-			ids[i] = x.ListID
+		for _, x := range pc.Lists {
+			tx.AppendEvent(herald.EventConfirmed, subID, x.ListID, herald.EventData{Actor: m.Actor, From: herald.StatusPending, To: herald.StatusConfirmed})
 		}
-		return mcConfirmed(ctx, tx, subID, ids, m)
+		return nil
 	})
 	return confirmed, err
 }
@@ -324,7 +327,7 @@ func (db *DB) Unsubscribe(ctx context.Context, subID int64, listIDs []int64, m M
 }
 
 func unsubscribe(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Meta) ([]string, error) {
-	q := `SELECT l.id, l.slug FROM subscriptions s JOIN lists l ON l.id = s.list_id
+	q := `SELECT l.id, l.slug, s.status FROM subscriptions s JOIN lists l ON l.id = s.list_id
 		WHERE s.subscriber_id = ? AND s.status <> 'unsubscribed'`
 	args := []any{subID}
 	if len(listIDs) > 0 {
@@ -338,16 +341,17 @@ func unsubscribe(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Me
 		return nil, err
 	}
 	var ids []any
-	var slugs []string
+	var slugs, prev []string
 	for rows.Next() {
 		var id int64
-		var slug string
-		if err := rows.Scan(&id, &slug); err != nil {
+		var slug, st string
+		if err := rows.Scan(&id, &slug, &st); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		ids = append(ids, id)
 		slugs = append(slugs, slug)
+		prev = append(prev, st)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -366,11 +370,10 @@ func unsubscribe(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Me
 	if err := addConsent(ctx, tx, subID, herald.ConsentUnsubscribe, m, slugs, nil); err != nil {
 		return nil, err
 	}
-	left := make([]int64, len(ids))
 	for i, id := range ids {
-		left[i] = id.(int64)
+		tx.AppendEvent(herald.EventUnsubscribed, subID, id.(int64), herald.EventData{Actor: m.Actor, From: prev[i], To: herald.StatusUnsubscribed})
 	}
-	return slugs, mcUnsubscribed(ctx, tx, subID, left, m)
+	return slugs, nil
 }
 
 // ChangePreferences applies a reader's manage-page choice: want is the full
@@ -433,11 +436,8 @@ func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string,
 			if err := signupConsents(ctx, tx, subID, herald.ConsentPreferences, m, join, d, perList, shown); err != nil {
 				return err
 			}
-			if res, err = subscribeLists(ctx, tx, subID, nil, join, sup, opt, true); err != nil {
+			if res, err = subscribeLists(ctx, tx, subID, nil, join, sup, opt, true, m.Actor); err != nil {
 				return err
-			}
-			if len(res.NewlyConfirmed) > 0 {
-				return mcConfirmed(ctx, tx, subID, listIDs(listsBySlug(join, res.NewlyConfirmed)), m)
 			}
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -208,7 +209,7 @@ func TestEraseSuppresses(t *testing.T) {
 			t.Fatal(err)
 		}
 		gone := "gone@example.com"
-		if _, err := db.UpdateSubscriber(ctx, other.ID, sqlstore.SubscriberPatch{Email: &gone}, sqlstore.Meta{}); herald.ErrorCode(err) != herald.ECONFLICT {
+		if _, err := service.New(db).UpdateSubscriber(ctx, service.Caller{}, other.ID, service.SubscriberPatch{Email: &gone}); herald.ErrorCode(err) != herald.ECONFLICT {
 			t.Fatalf("email change to an erased address: %v", err)
 		}
 		// Stored mail follows an email change, so erasure still finds it.
@@ -216,7 +217,7 @@ func TestEraseSuppresses(t *testing.T) {
 			t.Fatal(err)
 		}
 		renamed := "renamed@example.com"
-		if _, err := db.UpdateSubscriber(ctx, other.ID, sqlstore.SubscriberPatch{Email: &renamed}, sqlstore.Meta{}); err != nil {
+		if _, err := service.New(db).UpdateSubscriber(ctx, service.Caller{}, other.ID, service.SubscriberPatch{Email: &renamed}); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Erase(ctx, other.ID, ""); err != nil {

@@ -246,6 +246,7 @@ func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt Si
 				return err
 			}
 		}
+		tx.AppendEvent(herald.EventCreated, id, 0, herald.EventData{Actor: m.Actor})
 		slugs := make([]string, len(lists))
 		for i, l := range lists {
 			slugs[i] = l.Slug
@@ -261,133 +262,14 @@ func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt Si
 			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
 				return err
 			}
-			if err := mcConfirmed(ctx, tx, id, listIDs(lists), m); err != nil {
-				return err
+			for _, l := range lists {
+				tx.AppendEvent(herald.EventConfirmed, id, l.ID, herald.EventData{Actor: m.Actor, To: herald.StatusConfirmed})
 			}
 		} else if len(lists) > 0 {
 			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
 				return err
 			}
-			res, err := subscribeLists(ctx, tx, id, nil, lists, suppressed, opt, true)
-			if err != nil {
-				return err
-			}
-			if err := mcConfirmed(ctx, tx, id, listIDs(listsBySlug(lists, res.NewlyConfirmed)), m); err != nil {
-				return err
-			}
-		}
-		s, err = getSubscriber(ctx, tx, id)
-		return err
-	})
-	return s, err
-}
-
-// SubscriberPatch is a partial update; nil fields stay as they are.
-type SubscriberPatch struct {
-	Email         *string
-	Name          *string
-	Attributes    map[string]any
-	Subscriptions []SubscriptionChange
-}
-
-// SubscriptionChange sets one list's status on an operator's word.
-type SubscriptionChange struct {
-	List   string
-	Status string
-}
-
-// UpdateSubscriber applies an operator's patch.
-func (db *DB) UpdateSubscriber(ctx context.Context, id int64, p SubscriberPatch, m Meta) (*herald.Subscriber, error) {
-	if m.Actor == "" {
-		m.Actor = herald.ActorOperator
-	}
-	var s *herald.Subscriber
-	err := db.write(ctx, func(tx *Tx) error {
-		cur, err := getSubscriberRow(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		email, key := cur.Email, strings.ToLower(cur.Email)
-		if p.Email != nil {
-			if email, key, err = herald.NormalizeEmail(*p.Email); err != nil {
-				return err
-			}
-		}
-		name := cur.Name
-		if p.Name != nil {
-			if name, err = herald.CleanName(*p.Name); err != nil {
-				return err
-			}
-		}
-		attrs, err := validAttributes(cur.Attributes)
-		if err != nil {
-			return err
-		}
-		if p.Attributes != nil {
-			if attrs, err = validAttributes(p.Attributes); err != nil {
-				return err
-			}
-		}
-		_, err = tx.exec(ctx, `UPDATE subscribers SET email = ?, email_key = ?, name = ?, attributes = ?, updated_at = ? WHERE id = ?`,
-			email, key, name, attrs, tx.now, id)
-		if herald.ErrorCode(err) == herald.ECONFLICT {
-			return &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "A subscriber with this address already exists."}
-		} else if err != nil {
-			return err
-		}
-		if p.Email != nil && key != strings.ToLower(cur.Email) {
-			if sup, err := isSuppressed(ctx, tx, key); err != nil {
-				return err
-			} else if sup {
-				return &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "This address was erased or suppressed; it can only come back by signing up and confirming."}
-			}
-			// Stored mail follows the person, so export and erasure find it.
-			if _, err := tx.exec(ctx, `UPDATE outbox SET to_key = ? WHERE to_key = ?`, key, strings.ToLower(cur.Email)); err != nil {
-				return err
-			}
-			if err := addConsent(ctx, tx, id, herald.ConsentProfileEdit, Meta{Actor: m.Actor, IP: m.IP, UserAgent: m.UserAgent, Detail: "email changed"}, nil, nil); err != nil {
-				return err
-			}
-		}
-		if email != cur.Email || name != cur.Name {
-			if err := mcProfileChanged(ctx, tx, id, cur.Email, email, m); err != nil {
-				return err
-			}
-		}
-		for _, c := range p.Subscriptions {
-			lists, err := resolveLists(ctx, tx.db, tx, []string{c.List}, true)
-			if err != nil {
-				return err
-			}
-			switch c.Status {
-			case herald.StatusConfirmed, herald.StatusUnsubscribed, herald.StatusPending:
-			default:
-				return herald.FieldError("subscriptions", "Status must be pending, confirmed or unsubscribed.")
-			}
-			if c.Status == herald.StatusConfirmed {
-				if sup, err := isSuppressed(ctx, tx, key); err != nil {
-					return err
-				} else if sup {
-					return &herald.Error{Code: herald.ECONFLICT, Field: "subscriptions", Message: "This address is suppressed; it can only be confirmed by the reader."}
-				}
-			}
-			prev, err := subscriptionStatus(ctx, tx, id, lists[0].ID)
-			if err != nil {
-				return err
-			}
-			if err := setSubscription(ctx, tx, id, lists[0].ID, c.Status); err != nil {
-				return err
-			}
-			if err := mcStatusSet(ctx, tx, id, lists[0].ID, prev, c.Status, m); err != nil {
-				return err
-			}
-			kind := herald.ConsentPreferences
-			if c.Status == herald.StatusUnsubscribed {
-				kind = herald.ConsentUnsubscribe
-			}
-			mm := m
-			mm.Detail = "operator set status " + c.Status
-			if err := addConsent(ctx, tx, id, kind, mm, []string{lists[0].Slug}, nil); err != nil {
+			if _, err := subscribeLists(ctx, tx, id, nil, lists, suppressed, opt, true, m.Actor); err != nil {
 				return err
 			}
 		}
@@ -443,7 +325,7 @@ func (db *DB) Erase(ctx context.Context, id int64, reason string) error {
 		if err := suppress(ctx, tx, key, reason); err != nil {
 			return err
 		}
-		if err := mcErasing(ctx, tx, id, key); err != nil {
+		if err := erasedEvent(ctx, tx, id, key); err != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE to_key = ?`, key); err != nil {
@@ -463,6 +345,27 @@ func (db *DB) Erase(ctx context.Context, id int64, reason string) error {
 	})
 }
 
+// erasedEvent appends the erasure's event, before the subscriber's rows go:
+// it names the lists on which the reader had ever confirmed (copies of
+// them may exist elsewhere) and the digest by which those copies are found,
+// and empties the data of the reader's earlier events.
+func erasedEvent(ctx context.Context, tx *Tx, subID int64, emailKey string) error {
+	rows, err := tx.query(ctx, `SELECT list_id FROM subscriptions WHERE subscriber_id = ?
+		AND (status <> 'pending' OR confirmed_at IS NOT NULL) ORDER BY list_id`, subID)
+	if err != nil {
+		return err
+	}
+	lists, err := scanIDs(rows)
+	if err != nil {
+		return err
+	}
+	if err := scrubEvents(ctx, tx, subID); err != nil {
+		return err
+	}
+	tx.AppendEvent(herald.EventErased, subID, 0, herald.EventData{AddressMD5: AddressMD5(emailKey), Lists: lists})
+	return nil
+}
+
 func suppress(ctx context.Context, tx *Tx, emailKey, reason string) error {
 	_, err := tx.exec(ctx, `INSERT INTO suppressions (hash, reason, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (hash) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at`,
@@ -470,6 +373,11 @@ func suppress(ctx context.Context, tx *Tx, emailKey, reason string) error {
 	if err != nil {
 		return err
 	}
+	var subID int64
+	if err := tx.queryRow(ctx, `SELECT id FROM subscribers WHERE email_key = ?`, emailKey).Scan(&subID); err != nil && !isNoRows(err) {
+		return err
+	}
+	tx.AppendEvent(herald.EventSuppressed, subID, 0, herald.EventData{})
 	return setSuppressedFlag(ctx, tx, emailKey, true)
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/token"
 )
@@ -135,6 +136,12 @@ type page struct {
 
 func apiMeta(r *http.Request) sqlstore.Meta {
 	return sqlstore.Meta{Actor: herald.ActorOperator, IP: clientIP(r), UserAgent: r.UserAgent(), Detail: "api"}
+}
+
+// apiCaller is an API request's caller for the service layer: API tokens
+// act as admins until tokens carry roles.
+func apiCaller(r *http.Request) service.Caller {
+	return service.Caller{Role: service.RoleAdmin, Meta: apiMeta(r)}
 }
 
 // --- lists ---
@@ -326,11 +333,11 @@ func (s *Server) apiUpdateSubscriber(w http.ResponseWriter, r *http.Request) err
 	if err := decodeJSON(w, r, 64<<10, &b); err != nil {
 		return err
 	}
-	p := sqlstore.SubscriberPatch{Email: b.Email, Name: b.Name, Attributes: b.Attributes}
+	p := service.SubscriberPatch{Email: b.Email, Name: b.Name, Attributes: b.Attributes}
 	for _, c := range b.Subscriptions {
-		p.Subscriptions = append(p.Subscriptions, sqlstore.SubscriptionChange{List: c.List, Status: c.Status})
+		p.Subscriptions = append(p.Subscriptions, service.SubscriptionChange{List: c.List, Status: c.Status})
 	}
-	sub, err := s.DB.UpdateSubscriber(r.Context(), id, p, apiMeta(r))
+	sub, err := s.Rules.UpdateSubscriber(r.Context(), apiCaller(r), id, p)
 	if err != nil {
 		return err
 	}

@@ -14,38 +14,38 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mailchimp"
 	"github.com/heraldhq/herald/internal/mcsync"
-	"github.com/heraldhq/herald/internal/sqlstore"
+	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 )
 
 // The Mailchimp integration's API: the account connection, each list's
 // link to an audience, bulk sync, and audience import.
 
 type mailchimpConnectionView struct {
-	APIKeyHint string                    `json:"api_key_hint"`
-	BaseURL    string                    `json:"base_url"`
-	APIURL     string                    `json:"api_url"`
-	WebhookURL string                    `json:"webhook_url"`
-	Lists      []*sqlstore.MailchimpLink `json:"lists"`
-	CreatedAt  time.Time                 `json:"created_at"`
-	UpdatedAt  time.Time                 `json:"updated_at"`
+	APIKeyHint string                   `json:"api_key_hint"`
+	BaseURL    string                   `json:"base_url"`
+	APIURL     string                   `json:"api_url"`
+	WebhookURL string                   `json:"webhook_url"`
+	Lists      []*mcstore.MailchimpLink `json:"lists"`
+	CreatedAt  time.Time                `json:"created_at"`
+	UpdatedAt  time.Time                `json:"updated_at"`
 }
 
-func (s *Server) connectionView(r *http.Request, c *sqlstore.MailchimpConnection) (mailchimpConnectionView, error) {
+func (s *Server) connectionView(r *http.Request, c *mcstore.MailchimpConnection) (mailchimpConnectionView, error) {
 	v := mailchimpConnectionView{APIKeyHint: c.KeyHint, BaseURL: c.BaseURL, WebhookURL: s.Mailchimp.WebhookURL(c.WebhookSecret),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if cl, err := s.Mailchimp.NewClient(c.APIKey, c.BaseURL); err == nil {
 		v.APIURL = cl.BaseURL()
 	}
-	links, err := s.DB.MailchimpLinks(r.Context())
+	links, err := s.Mailchimp.Store.MailchimpLinks(r.Context())
 	if links == nil {
-		links = []*sqlstore.MailchimpLink{}
+		links = []*mcstore.MailchimpLink{}
 	}
 	v.Lists = links
 	return v, err
 }
 
 func (s *Server) apiGetMailchimp(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.DB.MailchimpConnection(r.Context())
+	c, err := s.Mailchimp.Store.MailchimpConnection(r.Context())
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (s *Server) apiPutMailchimp(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	key, base := "", ""
-	if cur, err := s.DB.MailchimpConnection(ctx); err == nil {
+	if cur, err := s.Mailchimp.Store.MailchimpConnection(ctx); err == nil {
 		key, base = cur.APIKey, cur.BaseURL
 	} else if herald.ErrorCode(err) != herald.ENOTFOUND {
 		if b.APIKey == nil {
@@ -103,7 +103,7 @@ func (s *Server) apiPutMailchimp(w http.ResponseWriter, r *http.Request) error {
 		}
 		return herald.FieldError(field, "%s", strings.TrimPrefix(err.Error(), "mailchimp: "))
 	}
-	c, err := s.DB.SetMailchimpConnection(ctx, b.APIKey, &base)
+	c, err := s.Mailchimp.Store.SetMailchimpConnection(ctx, b.APIKey, &base)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (s *Server) apiPutMailchimp(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apiDeleteMailchimp(w http.ResponseWriter, r *http.Request) error {
-	if err := s.DB.DeleteMailchimpConnection(r.Context()); err != nil {
+	if err := s.Mailchimp.Store.DeleteMailchimpConnection(r.Context()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -148,7 +148,7 @@ func validMailchimpID(field, id string) error {
 }
 
 func (s *Server) apiGetListMailchimp(w http.ResponseWriter, r *http.Request) error {
-	k, err := s.DB.MailchimpLink(r.Context(), r.PathValue("id"))
+	k, err := s.Mailchimp.Store.MailchimpLink(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -181,11 +181,11 @@ func (s *Server) apiPutListMailchimp(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	switch b.Delivery {
-	case "", sqlstore.DeliveryMailchimp, sqlstore.DeliveryHerald:
+	case "", mcstore.DeliveryMailchimp, mcstore.DeliveryHerald:
 	default:
 		return herald.FieldError("delivery", "delivery must be mailchimp (Mailchimp sends the list's campaigns) or herald.")
 	}
-	if _, err := s.DB.MailchimpConnection(ctx); herald.ErrorCode(err) == herald.ENOTFOUND {
+	if _, err := s.Mailchimp.Store.MailchimpConnection(ctx); herald.ErrorCode(err) == herald.ENOTFOUND {
 		return herald.Errorf(herald.ECONFLICT, "Connect Mailchimp first: PUT /api/v1/integrations/mailchimp with an API key.")
 	} else if err != nil {
 		return err
@@ -204,7 +204,7 @@ func (s *Server) apiPutListMailchimp(w http.ResponseWriter, r *http.Request) err
 			return herald.FieldError("disclosure", "The disclosure of a list connected to Mailchimp must name Mailchimp as the processor readers' details are transferred to.")
 		}
 	}
-	k, _, err := s.DB.PutMailchimpLink(ctx, r.PathValue("id"), sqlstore.MailchimpLinkInput{
+	k, _, err := s.Mailchimp.Store.PutMailchimpLink(ctx, r.PathValue("id"), mcstore.MailchimpLinkInput{
 		AudienceID: b.AudienceID, AudienceName: audience, InterestID: b.InterestID, CategoryID: category, InterestName: interest,
 		Delivery: b.Delivery, DisclosureText: text,
 	})
@@ -216,7 +216,7 @@ func (s *Server) apiPutListMailchimp(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) apiDeleteListMailchimp(w http.ResponseWriter, r *http.Request) error {
-	if err := s.DB.DeleteMailchimpLink(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.Mailchimp.Store.DeleteMailchimpLink(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -224,7 +224,7 @@ func (s *Server) apiDeleteListMailchimp(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) apiSyncListMailchimp(w http.ResponseWriter, r *http.Request) error {
-	k, err := s.DB.StartMailchimpSync(r.Context(), r.PathValue("id"))
+	k, err := s.Mailchimp.Store.StartMailchimpSync(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

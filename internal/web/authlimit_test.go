@@ -49,7 +49,8 @@ func TestAuthFailuresThrottled(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs lockedBuffer
-	srv := httptest.NewServer(web.New(db, cfg, token.NewSigner([]byte("test secret, at least 32 bytes long")), slog.New(slog.NewTextHandler(&logs, nil))))
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	srv := httptest.NewServer(web.New(db, cfg, token.NewSigner([]byte("test secret, at least 32 bytes long")), log, services(db, cfg, log)))
 	defer srv.Close()
 	good, err := db.CreateAPIToken(ctx, "good")
 	if err != nil {

@@ -107,7 +107,8 @@ func newFuzzServer(f *testing.F, name, dbURL string) *fuzzServer {
 		f.Fatal(err)
 	}
 	fs := &fuzzServer{name: name, db: db, tokens: token.NewSigner([]byte(fuzzSecret)), logs: &fuzzLog{}}
-	fs.srv = web.New(db, cfg, fs.tokens, slog.New(slog.NewTextHandler(fs.logs, &slog.HandlerOptions{Level: slog.LevelError})))
+	log := slog.New(slog.NewTextHandler(fs.logs, &slog.HandlerOptions{Level: slog.LevelError}))
+	fs.srv = web.New(db, cfg, fs.tokens, log, services(db, cfg, log))
 	for _, l := range []*herald.List{
 		{Slug: "daily", Name: "The Daily Briefing", Description: "Top stories every morning"},
 		{Slug: "sport", Name: "Sport", OptIn: herald.Single},

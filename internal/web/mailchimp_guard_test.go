@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -46,7 +47,7 @@ func TestMailchimpKeyCannotBeRedirected(t *testing.T) {
 		if field, msg := errorMessage(t, rec); rec.Code != 422 || field != "api_key" || !strings.Contains(msg, "api_key") {
 			t.Fatalf("base_url change without the key: %d %s", rec.Code, rec.Body)
 		}
-		c, err := ts.db.MailchimpConnection(context.Background())
+		c, err := mcstore.New(ts.db).MailchimpConnection(context.Background())
 		if err != nil || c.BaseURL != fake.URL() {
 			t.Fatalf("stored connection changed: %+v %v", c, err)
 		}
@@ -83,7 +84,7 @@ func TestMailchimpKeyCannotBeRedirected(t *testing.T) {
 		// A connection stored earlier (before this check) with an internal
 		// base URL is not used: the test reports it and sends nothing.
 		base := attackerBase
-		if _, err := ts.db.SetMailchimpConnection(context.Background(), nil, &base); err != nil {
+		if _, err := mcstore.New(ts.db).SetMailchimpConnection(context.Background(), nil, &base); err != nil {
 			t.Fatal(err)
 		}
 		if rec := testConn(ts); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ok":false`) || !strings.Contains(rec.Body.String(), "HERALD_FETCH_ALLOW") {

@@ -42,7 +42,8 @@ func newTestServer(t *testing.T, args ...string) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{db: db, tokens: token.NewSigner([]byte(fuzzSecret))}
-	ts.srv = web.New(db, cfg, ts.tokens, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ts.srv = web.New(db, cfg, ts.tokens, log, services(db, cfg, log))
 	if err := db.CreateList(context.Background(), &herald.List{Slug: "daily", Name: "The Daily Briefing"}); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/mcsync"
-	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/token"
 )
@@ -35,8 +35,11 @@ type Server struct {
 	Config *config.Config
 	Tokens *token.Signer
 	Log    *slog.Logger
-	// Mailchimp is the Mailchimp integration (api_mailchimp.go); New
-	// makes one, and the app registers its job handlers.
+	// Rules is the service layer: what the handlers call to change
+	// readers (internal/service).
+	Rules *service.Service
+	// Mailchimp is the Mailchimp integration (api_mailchimp.go), which
+	// the app builds and wires (its jobs, its event consumer).
 	Mailchimp *mcsync.Service
 	// RelayStatus, when set, reports outgoing mail's state for
 	// GET /api/v1/relay (the app sets it: the transport and the sender
@@ -51,11 +54,16 @@ type Server struct {
 	linkLimiter *limiter // requests for a fresh manage link, per client IP (readerlinks.go)
 }
 
-// New builds the server and its routes.
-func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Logger) *Server {
-	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log}
-	s.Mailchimp = mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
-	s.Mailchimp.Guard = netguard.New(cfg.FetchAllow)
+// Services are what the server calls besides the store; the app builds
+// and wires them.
+type Services struct {
+	Rules     *service.Service
+	Mailchimp *mcsync.Service
+}
+
+// New builds the server and its routes on the services it is given.
+func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Logger, svc Services) *Server {
+	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log, Rules: svc.Rules, Mailchimp: svc.Mailchimp}
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
 	s.authFails = newAuthThrottle(cfg.AuthFailLimit)
 	s.pages = loadPages()

@@ -22,7 +22,7 @@ func (s *Server) mailchimpWebhookRoutes(mux *http.ServeMux) {
 // webhookSecretOK compares the URL's secret with the stored one; a wrong
 // secret and no connection look the same (404).
 func (s *Server) webhookSecretOK(w http.ResponseWriter, r *http.Request) bool {
-	secret, err := s.DB.MailchimpWebhookSecret(r.Context())
+	secret, err := s.Mailchimp.Store.MailchimpWebhookSecret(r.Context())
 	if err != nil {
 		s.error(w, r, err)
 		return false

@@ -5,15 +5,12 @@ package storetest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/heraldhq/herald/internal/sqlstore"
+	"github.com/heraldhq/herald/internal/sqlstore/pgschema"
 )
 
 // URLs returns a database URL per available dialect: "sqlite" always,
@@ -28,35 +25,16 @@ func URLs(tb testing.TB) map[string]string {
 	return out
 }
 
-// PostgresSchema creates a fresh schema and returns base with search_path set to it.
+// PostgresSchema creates a fresh schema and returns base with search_path
+// set to it; the schema is dropped when the test ends.
 func PostgresSchema(tb testing.TB, base string) string {
 	tb.Helper()
-	admin, err := sql.Open("pgx", base)
+	u, drop, err := pgschema.Fresh(context.Background(), base, "herald_test")
 	if err != nil {
-		tb.Fatal(err)
-	}
-	defer admin.Close()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "herald_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
 		tb.Fatalf("postgres: %v", err)
 	}
-	tb.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err == nil {
-			_, _ = a.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			a.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	tb.Cleanup(func() { _ = drop() })
+	return u
 }
 
 // Open opens and migrates a database at url, closed when the test ends.

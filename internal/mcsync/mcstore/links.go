@@ -1,27 +1,26 @@
-package sqlstore
+package mcstore
 
-// Mailchimp: the account connection (an API key kept encrypted), the lists
-// connected to audiences, and each connected list's own signup disclosure.
-// The sync jobs are in mailchimp_sync.go, webhook application in
-// mailchimp_webhook.go.
+// The account connection (an API key kept encrypted), the lists connected
+// to audiences, and each connected list's own signup disclosure (kept on
+// the list, through the store, so that signups name Mailchimp as
+// processor). The sync jobs are in sync.go, webhook application in
+// webhook.go.
 
 import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlstore"
 )
 
 // Delivery modes of a connected list.
@@ -33,6 +32,10 @@ const (
 	// audience in sync. Unconnected lists are delivered by Herald too.
 	DeliveryHerald = "herald"
 )
+
+// DeliveredBy names Mailchimp on the lists it delivers (the store's
+// lists.delivered_by), as campaign refusals show it.
+const DeliveredBy = "Mailchimp"
 
 // MailchimpConnection is the account-level connection. The API key leaves
 // the store only through this struct, which the API never serialises.
@@ -47,15 +50,13 @@ type MailchimpConnection struct {
 
 // sealKey derives the AES-256 key that encrypts Mailchimp secrets at rest
 // from the installation secret.
-func (db *DB) sealKey() []byte {
-	m := hmac.New(sha256.New, db.secret)
-	m.Write([]byte("herald mailchimp secrets v1"))
-	return m.Sum(nil)
+func (db *Store) sealKey() []byte {
+	return db.mac("herald mailchimp secrets v1")
 }
 
 // seal encrypts s with AES-256-GCM: base64(nonce ‖ ciphertext ‖ tag).
-func (db *DB) seal(s string) (string, error) {
-	if len(db.secret) == 0 {
+func (db *Store) seal(s string) (string, error) {
+	if !db.DB.HasSecret() {
 		return "", errors.New("no installation secret to encrypt with")
 	}
 	block, err := aes.NewCipher(db.sealKey())
@@ -75,7 +76,7 @@ func (db *DB) seal(s string) (string, error) {
 
 var errUnseal = herald.Errorf(herald.EINTERNAL, "A Mailchimp secret could not be decrypted: was HERALD_SECRET changed? Set the API key again (PUT /api/v1/integrations/mailchimp).")
 
-func (db *DB) unseal(s string) (string, error) {
+func (db *Store) unseal(s string) (string, error) {
 	raw, err := base64.RawStdEncoding.DecodeString(s)
 	if err != nil {
 		return "", errUnseal
@@ -99,14 +100,17 @@ func (db *DB) unseal(s string) (string, error) {
 }
 
 // mailchimpMemberKey identifies a member of an audience without a readable
-// address: a keyed hash of the audience and the normalised address.
-func (db *DB) mailchimpMemberKey(audienceID, emailKey string) string {
-	m := hmac.New(sha256.New, db.secret)
-	m.Write([]byte("herald mailchimp member v1 "))
-	m.Write([]byte(audienceID))
-	m.Write([]byte{0})
-	m.Write([]byte(emailKey))
-	return hex.EncodeToString(m.Sum(nil)[:20])
+// address: a keyed hash of the audience and the member's subscriber hash
+// (the MD5 of the address in lower case), which is all an erased reader's
+// jobs know.
+func (db *Store) mailchimpMemberKey(audienceID, memberHash string) string {
+	return hex.EncodeToString(db.mac("herald mailchimp member v2 ", audienceID, "\x00", memberHash)[:20])
+}
+
+// webhookMarkKey identifies a member in mailchimp_webhook_marks: a keyed
+// hash of the audience and the normalised address.
+func (db *Store) webhookMarkKey(audienceID, emailKey string) string {
+	return hex.EncodeToString(db.mac("herald mailchimp member v1 ", audienceID, "\x00", emailKey)[:20])
 }
 
 func keyHint(key string) string {
@@ -124,27 +128,27 @@ func randomSecret() string {
 }
 
 // MailchimpConnection returns the connection, ENOTFOUND when there is none.
-func (db *DB) MailchimpConnection(ctx context.Context) (*MailchimpConnection, error) {
+func (db *Store) MailchimpConnection(ctx context.Context) (*MailchimpConnection, error) {
 	var c *MailchimpConnection
-	err := db.read(ctx, func(tx *Tx) (err error) {
-		c, err = mailchimpConnection(ctx, tx)
+	err := db.read(ctx, func(tx *sqlstore.Tx) (err error) {
+		c, err = db.connection(ctx, tx)
 		return err
 	})
 	return c, err
 }
 
-func mailchimpConnection(ctx context.Context, tx *Tx) (*MailchimpConnection, error) {
+func (db *Store) connection(ctx context.Context, tx *sqlstore.Tx) (*MailchimpConnection, error) {
 	var c MailchimpConnection
 	var enc string
-	err := tx.queryRow(ctx, `SELECT api_key_enc, key_hint, base_url, webhook_secret, created_at, updated_at
+	err := tx.QueryRow(ctx, `SELECT api_key_enc, key_hint, base_url, webhook_secret, created_at, updated_at
 		FROM mailchimp_connection WHERE id = 1`).Scan(&enc, &c.KeyHint, &c.BaseURL, &c.WebhookSecret, &c.CreatedAt, &c.UpdatedAt)
-	if isNoRows(err) {
+	if sqlstore.IsNoRows(err) {
 		return nil, herald.Errorf(herald.ENOTFOUND, "Mailchimp is not connected: PUT /api/v1/integrations/mailchimp with an API key first.")
 	} else if err != nil {
 		return nil, err
 	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-	if c.APIKey, err = tx.db.unseal(enc); err != nil {
+	if c.APIKey, err = db.unseal(enc); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -152,11 +156,11 @@ func mailchimpConnection(ctx context.Context, tx *Tx) (*MailchimpConnection, err
 
 // MailchimpWebhookSecret returns the secret of the webhook URL, "" when
 // Mailchimp is not connected.
-func (db *DB) MailchimpWebhookSecret(ctx context.Context) (string, error) {
+func (db *Store) MailchimpWebhookSecret(ctx context.Context) (string, error) {
 	var s string
-	err := db.read(ctx, func(tx *Tx) error {
-		err := tx.queryRow(ctx, `SELECT webhook_secret FROM mailchimp_connection WHERE id = 1`).Scan(&s)
-		if isNoRows(err) {
+	err := db.read(ctx, func(tx *sqlstore.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT webhook_secret FROM mailchimp_connection WHERE id = 1`).Scan(&s)
+		if sqlstore.IsNoRows(err) {
 			return nil
 		}
 		return err
@@ -167,10 +171,10 @@ func (db *DB) MailchimpWebhookSecret(ctx context.Context) (string, error) {
 // SetMailchimpConnection creates or updates the connection. apiKey nil
 // keeps the stored key (it is required the first time); baseURL nil keeps
 // the stored override. Callers validate the values.
-func (db *DB) SetMailchimpConnection(ctx context.Context, apiKey, baseURL *string) (*MailchimpConnection, error) {
+func (db *Store) SetMailchimpConnection(ctx context.Context, apiKey, baseURL *string) (*MailchimpConnection, error) {
 	var c *MailchimpConnection
-	err := db.write(ctx, func(tx *Tx) error {
-		cur, err := mailchimpConnection(ctx, tx)
+	err := db.write(ctx, func(tx *sqlstore.Tx) error {
+		cur, err := db.connection(ctx, tx)
 		if err != nil && herald.ErrorCode(err) != herald.ENOTFOUND && err != errUnseal {
 			return err
 		}
@@ -180,14 +184,14 @@ func (db *DB) SetMailchimpConnection(ctx context.Context, apiKey, baseURL *strin
 		if err == errUnseal && apiKey == nil {
 			return err
 		}
-		next := MailchimpConnection{WebhookSecret: randomSecret(), CreatedAt: tx.now}
+		next := MailchimpConnection{WebhookSecret: randomSecret(), CreatedAt: tx.Now()}
 		if cur != nil {
 			next = *cur
 		} else if err == errUnseal {
 			// A new key for a connection whose key cannot be read (the
 			// installation secret changed): the webhook URL stays, as it
 			// is registered with Mailchimp.
-			if err := tx.queryRow(ctx, `SELECT webhook_secret, created_at FROM mailchimp_connection WHERE id = 1`).Scan(&next.WebhookSecret, &next.CreatedAt); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT webhook_secret, created_at FROM mailchimp_connection WHERE id = 1`).Scan(&next.WebhookSecret, &next.CreatedAt); err != nil {
 				return err
 			}
 		}
@@ -198,12 +202,12 @@ func (db *DB) SetMailchimpConnection(ctx context.Context, apiKey, baseURL *strin
 		if baseURL != nil {
 			next.BaseURL = strings.TrimRight(strings.TrimSpace(*baseURL), "/")
 		}
-		next.UpdatedAt = tx.now
-		enc, err := tx.db.seal(next.APIKey)
+		next.UpdatedAt = tx.Now()
+		enc, err := db.seal(next.APIKey)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO mailchimp_connection (id, api_key_enc, key_hint, base_url, webhook_secret, created_at, updated_at)
+		if _, err := tx.Exec(ctx, `INSERT INTO mailchimp_connection (id, api_key_enc, key_hint, base_url, webhook_secret, created_at, updated_at)
 			VALUES (1, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET api_key_enc = excluded.api_key_enc, key_hint = excluded.key_hint,
 				base_url = excluded.base_url, updated_at = excluded.updated_at`,
@@ -218,16 +222,16 @@ func (db *DB) SetMailchimpConnection(ctx context.Context, apiKey, baseURL *strin
 
 // DeleteMailchimpConnection forgets the API key. Lists must be
 // disconnected first, so no sync is silently dropped.
-func (db *DB) DeleteMailchimpConnection(ctx context.Context) error {
-	return db.write(ctx, func(tx *Tx) error {
+func (db *Store) DeleteMailchimpConnection(ctx context.Context) error {
+	return db.write(ctx, func(tx *sqlstore.Tx) error {
 		var n int
-		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM mailchimp_lists`).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM mailchimp_lists`).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return herald.Errorf(herald.ECONFLICT, "%d list(s) are still connected to Mailchimp: disconnect them first (DELETE /api/v1/lists/{id}/mailchimp).", n)
 		}
-		res, err := tx.exec(ctx, `DELETE FROM mailchimp_connection WHERE id = 1`)
+		res, err := tx.Exec(ctx, `DELETE FROM mailchimp_connection WHERE id = 1`)
 		if err != nil {
 			return err
 		}
@@ -295,10 +299,10 @@ func scanLink(sc interface{ Scan(...any) error }) (*MailchimpLink, error) {
 
 // MailchimpLink returns a list's link; ENOTFOUND when the list does not
 // exist or is not connected.
-func (db *DB) MailchimpLink(ctx context.Context, idOrSlug string) (*MailchimpLink, error) {
+func (db *Store) MailchimpLink(ctx context.Context, idOrSlug string) (*MailchimpLink, error) {
 	var k *MailchimpLink
-	err := db.read(ctx, func(tx *Tx) error {
-		l, err := getList(ctx, tx, idOrSlug)
+	err := db.read(ctx, func(tx *sqlstore.Tx) error {
+		l, err := sqlstore.GetList(ctx, tx, idOrSlug)
 		if err != nil {
 			return err
 		}
@@ -308,35 +312,35 @@ func (db *DB) MailchimpLink(ctx context.Context, idOrSlug string) (*MailchimpLin
 	return k, err
 }
 
-func mailchimpLink(ctx context.Context, tx *Tx, listID int64) (*MailchimpLink, error) {
-	k, err := scanLink(tx.queryRow(ctx, `SELECT `+linkColumns+linkFrom+` WHERE ml.list_id = ?`, listID))
-	if isNoRows(err) {
+func mailchimpLink(ctx context.Context, tx *sqlstore.Tx, listID int64) (*MailchimpLink, error) {
+	k, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+linkFrom+` WHERE ml.list_id = ?`, listID))
+	if sqlstore.IsNoRows(err) {
 		return nil, herald.Errorf(herald.ENOTFOUND, "This list is not connected to Mailchimp.")
 	}
 	return k, err
 }
 
 // MailchimpLinks returns every connected list, by list id.
-func (db *DB) MailchimpLinks(ctx context.Context) ([]*MailchimpLink, error) {
+func (db *Store) MailchimpLinks(ctx context.Context) ([]*MailchimpLink, error) {
 	return db.mailchimpLinksWhere(ctx, ``)
 }
 
 // MailchimpLinksForAudience returns the lists connected to an audience.
-func (db *DB) MailchimpLinksForAudience(ctx context.Context, audienceID string) ([]*MailchimpLink, error) {
+func (db *Store) MailchimpLinksForAudience(ctx context.Context, audienceID string) ([]*MailchimpLink, error) {
 	return db.mailchimpLinksWhere(ctx, ` WHERE ml.audience_id = ?`, audienceID)
 }
 
-func (db *DB) mailchimpLinksWhere(ctx context.Context, where string, args ...any) ([]*MailchimpLink, error) {
+func (db *Store) mailchimpLinksWhere(ctx context.Context, where string, args ...any) ([]*MailchimpLink, error) {
 	var out []*MailchimpLink
-	err := db.read(ctx, func(tx *Tx) (err error) {
+	err := db.read(ctx, func(tx *sqlstore.Tx) (err error) {
 		out, err = linksWhere(ctx, tx, where, args...)
 		return err
 	})
 	return out, err
 }
 
-func linksWhere(ctx context.Context, tx *Tx, where string, args ...any) ([]*MailchimpLink, error) {
-	rows, err := tx.query(ctx, `SELECT `+linkColumns+linkFrom+where+` ORDER BY ml.list_id`, args...)
+func linksWhere(ctx context.Context, tx *sqlstore.Tx, where string, args ...any) ([]*MailchimpLink, error) {
+	rows, err := tx.Query(ctx, `SELECT `+linkColumns+linkFrom+where+` ORDER BY ml.list_id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +374,7 @@ type MailchimpLinkInput struct {
 // PutMailchimpLink connects a list to an audience, or changes its link. It
 // queues the registration of Herald's webhook on the audience in the same
 // transaction. created reports a new connection.
-func (db *DB) PutMailchimpLink(ctx context.Context, idOrSlug string, in MailchimpLinkInput) (link *MailchimpLink, created bool, err error) {
+func (db *Store) PutMailchimpLink(ctx context.Context, idOrSlug string, in MailchimpLinkInput) (link *MailchimpLink, created bool, err error) {
 	switch in.Delivery {
 	case "", DeliveryMailchimp, DeliveryHerald:
 	default:
@@ -380,12 +384,12 @@ func (db *DB) PutMailchimpLink(ctx context.Context, idOrSlug string, in Mailchim
 	if in.DisclosureText == "" || len(in.DisclosureText) > 10000 {
 		return nil, false, herald.FieldError("disclosure", "The list's disclosure text is required (at most 10,000 characters).")
 	}
-	err = db.write(ctx, func(tx *Tx) error {
-		l, err := getList(ctx, tx, idOrSlug)
+	err = db.write(ctx, func(tx *sqlstore.Tx) error {
+		l, err := sqlstore.GetList(ctx, tx, idOrSlug)
 		if err != nil {
 			return err
 		}
-		if _, err := mailchimpConnection(ctx, tx); err != nil {
+		if _, err := db.connection(ctx, tx); err != nil {
 			if herald.ErrorCode(err) == herald.ENOTFOUND {
 				return herald.Errorf(herald.ECONFLICT, "Connect Mailchimp first: PUT /api/v1/integrations/mailchimp with an API key.")
 			}
@@ -421,20 +425,34 @@ func (db *DB) PutMailchimpLink(ctx context.Context, idOrSlug string, in Mailchim
 		var discID int64
 		if cur != nil && cur.AudienceID == in.AudienceID && cur.InterestID == in.InterestID && cur.Disclosure.Text == in.DisclosureText {
 			discID = cur.Disclosure.ID
+			if err := sqlstore.SetListDisclosure(ctx, tx, l.ID, discID); err != nil {
+				return err
+			}
 		} else {
-			if discID, err = createListDisclosure(ctx, tx, l.ID, in.DisclosureText); err != nil {
+			d, err := sqlstore.NewListDisclosure(ctx, tx, l.ID, in.DisclosureText)
+			if err != nil {
+				return err
+			}
+			discID = d.ID
+			if _, err := tx.Exec(ctx, `INSERT INTO mailchimp_list_disclosures (list_id, disclosure_id) VALUES (?, ?)`, l.ID, discID); err != nil {
 				return err
 			}
 		}
-		tx.afterCommit(tx.db.invalidateListDisclosures)
+		by := ""
+		if delivery == DeliveryMailchimp {
+			by = DeliveredBy
+		}
+		if err := sqlstore.SetListDelivery(ctx, tx, l.ID, by); err != nil {
+			return err
+		}
 		if created {
-			_, err = tx.exec(ctx, `INSERT INTO mailchimp_lists (list_id, audience_id, audience_name, interest_id, category_id, interest_name,
+			_, err = tx.Exec(ctx, `INSERT INTO mailchimp_lists (list_id, audience_id, audience_name, interest_id, category_id, interest_name,
 				delivery, disclosure_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				l.ID, in.AudienceID, in.AudienceName, in.InterestID, in.CategoryID, in.InterestName, delivery, discID, tx.now, tx.now)
+				l.ID, in.AudienceID, in.AudienceName, in.InterestID, in.CategoryID, in.InterestName, delivery, discID, tx.Now(), tx.Now())
 		} else {
-			_, err = tx.exec(ctx, `UPDATE mailchimp_lists SET audience_id = ?, audience_name = ?, interest_id = ?, category_id = ?,
+			_, err = tx.Exec(ctx, `UPDATE mailchimp_lists SET audience_id = ?, audience_name = ?, interest_id = ?, category_id = ?,
 				interest_name = ?, delivery = ?, disclosure_id = ?, updated_at = ? WHERE list_id = ?`,
-				in.AudienceID, in.AudienceName, in.InterestID, in.CategoryID, in.InterestName, delivery, discID, tx.now, l.ID)
+				in.AudienceID, in.AudienceName, in.InterestID, in.CategoryID, in.InterestName, delivery, discID, tx.Now(), l.ID)
 		}
 		if err != nil {
 			return err
@@ -442,19 +460,19 @@ func (db *DB) PutMailchimpLink(ctx context.Context, idOrSlug string, in Mailchim
 		if created || cur.AudienceID != in.AudienceID {
 			if !created && cur.WebhookID != "" {
 				var shared int
-				if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM mailchimp_lists WHERE audience_id = ?`, cur.AudienceID).Scan(&shared); err != nil {
+				if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM mailchimp_lists WHERE audience_id = ?`, cur.AudienceID).Scan(&shared); err != nil {
 					return err
 				}
 				if shared == 0 { // the old audience feeds no other list
-					if err := enqueueMailchimpJob(ctx, tx, JobMailchimpWebhook, MailchimpWebhookJob{ListID: l.ID, Action: "remove", AudienceID: cur.AudienceID, WebhookID: cur.WebhookID}); err != nil {
+					if err := enqueueJob(ctx, tx, JobMailchimpWebhook, MailchimpWebhookJob{ListID: l.ID, Action: "remove", AudienceID: cur.AudienceID, WebhookID: cur.WebhookID}); err != nil {
 						return err
 					}
 				}
 			}
-			if _, err := tx.exec(ctx, `UPDATE mailchimp_lists SET webhook_id = '', webhook_error = '' WHERE list_id = ?`, l.ID); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE mailchimp_lists SET webhook_id = '', webhook_error = '' WHERE list_id = ?`, l.ID); err != nil {
 				return err
 			}
-			if err := enqueueMailchimpJob(ctx, tx, JobMailchimpWebhook, MailchimpWebhookJob{ListID: l.ID, Action: "register", AudienceID: in.AudienceID}); err != nil {
+			if err := enqueueJob(ctx, tx, JobMailchimpWebhook, MailchimpWebhookJob{ListID: l.ID, Action: "register", AudienceID: in.AudienceID}); err != nil {
 				return err
 			}
 		}
@@ -464,29 +482,13 @@ func (db *DB) PutMailchimpLink(ctx context.Context, idOrSlug string, in Mailchim
 	return link, created, err
 }
 
-// createListDisclosure stores a disclosure version that is not the
-// installation's current one but the list's.
-func createListDisclosure(ctx context.Context, tx *Tx, listID int64, text string) (int64, error) {
-	var next int
-	if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM disclosures`).Scan(&next); err != nil {
-		return 0, err
-	}
-	var id int64
-	if err := tx.queryRow(ctx, `INSERT INTO disclosures (version, text, hash, current, created_at) VALUES (?, ?, ?, FALSE, ?) RETURNING id`,
-		next, text, DisclosureHash(text), tx.now).Scan(&id); err != nil {
-		return 0, err
-	}
-	_, err := tx.exec(ctx, `INSERT INTO mailchimp_list_disclosures (list_id, disclosure_id) VALUES (?, ?)`, listID, id)
-	return id, err
-}
-
 // DeleteMailchimpLink disconnects a list: it is delivered by Herald again,
 // signups see the installation's disclosure again, and Herald's webhook is
 // removed from the audience (by a job). Sync jobs already queued still run:
 // an unsubscribe or an erasure must still reach Mailchimp.
-func (db *DB) DeleteMailchimpLink(ctx context.Context, idOrSlug string) error {
-	return db.write(ctx, func(tx *Tx) error {
-		l, err := getList(ctx, tx, idOrSlug)
+func (db *Store) DeleteMailchimpLink(ctx context.Context, idOrSlug string) error {
+	return db.write(ctx, func(tx *sqlstore.Tx) error {
+		l, err := sqlstore.GetList(ctx, tx, idOrSlug)
 		if err != nil {
 			return err
 		}
@@ -494,29 +496,34 @@ func (db *DB) DeleteMailchimpLink(ctx context.Context, idOrSlug string) error {
 		if err != nil {
 			return err
 		}
-		tx.afterCommit(tx.db.invalidateListDisclosures)
-		if _, err := tx.exec(ctx, `DELETE FROM mailchimp_lists WHERE list_id = ?`, l.ID); err != nil {
+		if err := sqlstore.SetListDisclosure(ctx, tx, l.ID, 0); err != nil {
+			return err
+		}
+		if err := sqlstore.SetListDelivery(ctx, tx, l.ID, ""); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM mailchimp_lists WHERE list_id = ?`, l.ID); err != nil {
 			return err
 		}
 		if cur.WebhookID == "" {
 			return nil
 		}
 		var shared int
-		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM mailchimp_lists WHERE audience_id = ?`, cur.AudienceID).Scan(&shared); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM mailchimp_lists WHERE audience_id = ?`, cur.AudienceID).Scan(&shared); err != nil {
 			return err
 		}
 		if shared > 0 {
 			return nil // the audience still feeds other lists through the same webhook
 		}
-		return enqueueMailchimpJob(ctx, tx, JobMailchimpWebhook, MailchimpWebhookJob{ListID: l.ID, Action: "remove", AudienceID: cur.AudienceID, WebhookID: cur.WebhookID})
+		return enqueueJob(ctx, tx, JobMailchimpWebhook, MailchimpWebhookJob{ListID: l.ID, Action: "remove", AudienceID: cur.AudienceID, WebhookID: cur.WebhookID})
 	})
 }
 
 // SetMailchimpWebhook records the outcome of registering Herald's webhook
 // on a list's audience.
-func (db *DB) SetMailchimpWebhook(ctx context.Context, listID int64, webhookID, errText string) error {
-	return db.write(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `UPDATE mailchimp_lists SET webhook_id = ?, webhook_error = ? WHERE list_id = ?`, webhookID, clip(errText, 1000), listID)
+func (db *Store) SetMailchimpWebhook(ctx context.Context, listID int64, webhookID, errText string) error {
+	return db.write(ctx, func(tx *sqlstore.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE mailchimp_lists SET webhook_id = ?, webhook_error = ? WHERE list_id = ?`, webhookID, clip(errText, 1000), listID)
 		return err
 	})
 }
@@ -524,200 +531,20 @@ func (db *DB) SetMailchimpWebhook(ctx context.Context, listID int64, webhookID, 
 // ListDelivery says who delivers a list's campaigns: DeliveryMailchimp for
 // a list connected to Mailchimp with delivery "mailchimp" (Herald must not
 // send campaigns to it), else DeliveryHerald. ENOTFOUND for no such list.
-func (db *DB) ListDelivery(ctx context.Context, listID int64) (string, error) {
-	var d string
-	err := db.read(ctx, func(tx *Tx) error {
-		var err error
-		d, err = listDelivery(ctx, tx, listID)
+func (db *Store) ListDelivery(ctx context.Context, listID int64) (string, error) {
+	var d sql.NullString
+	err := db.read(ctx, func(tx *sqlstore.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT ml.delivery FROM lists l LEFT JOIN mailchimp_lists ml ON ml.list_id = l.id WHERE l.id = ?`, listID).Scan(&d)
+		if sqlstore.IsNoRows(err) {
+			return notFound("List")
+		}
 		return err
 	})
-	return d, err
-}
-
-func listDelivery(ctx context.Context, tx *Tx, listID int64) (string, error) {
-	var d sql.NullString
-	err := tx.queryRow(ctx, `SELECT ml.delivery FROM lists l LEFT JOIN mailchimp_lists ml ON ml.list_id = l.id WHERE l.id = ?`, listID).Scan(&d)
-	if isNoRows(err) {
-		return "", notFound("List")
-	} else if err != nil {
+	if err != nil {
 		return "", err
 	}
 	if d.Valid && d.String == DeliveryMailchimp {
 		return DeliveryMailchimp, nil
 	}
 	return DeliveryHerald, nil
-}
-
-// CheckHeraldDelivers returns an ECONFLICT error naming the lists, among
-// listIDs, that Mailchimp delivers ("this list is delivered by Mailchimp"),
-// or nil when Herald may send to all of them. Campaign code calls it
-// before starting (or sending a batch of) a campaign.
-func (db *DB) CheckHeraldDelivers(ctx context.Context, listIDs []int64) error {
-	if len(listIDs) == 0 {
-		return nil
-	}
-	args := make([]any, len(listIDs))
-	for i, id := range listIDs {
-		args[i] = id
-	}
-	var slugs []string
-	err := db.read(ctx, func(tx *Tx) error {
-		rows, err := tx.query(ctx, `SELECT l.slug FROM mailchimp_lists ml JOIN lists l ON l.id = ml.list_id
-			WHERE ml.delivery = 'mailchimp' AND ml.list_id IN (`+placeholders(len(args))+`) ORDER BY l.slug`, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				return err
-			}
-			slugs = append(slugs, s)
-		}
-		return rows.Err()
-	})
-	if err != nil || len(slugs) == 0 {
-		return err
-	}
-	return DeliveredByMailchimp(slugs)
-}
-
-// DeliveredByMailchimp is the error for sending a campaign to lists that
-// Mailchimp delivers.
-func DeliveredByMailchimp(slugs []string) error {
-	what := fmt.Sprintf("The list %q is", slugs[0])
-	if len(slugs) > 1 {
-		what = fmt.Sprintf("The lists %q are", slugs)
-	}
-	return &herald.Error{Code: herald.ECONFLICT, Field: "lists", Message: what +
-		" delivered by Mailchimp: Herald sends no campaigns to it. Send from Mailchimp, or let Herald deliver with PUT /api/v1/lists/{id}/mailchimp {\"delivery\": \"herald\"}."}
-}
-
-// mcCache keeps the disclosures of connected lists, which every signup
-// reads, like the lists and disclosures in cache.go.
-type mcCache struct {
-	mu          sync.Mutex
-	disclosures map[int64]*herald.Disclosure // by list id
-	at          time.Time
-}
-
-func (db *DB) invalidateListDisclosures() {
-	db.mc.mu.Lock()
-	db.mc.disclosures = nil
-	db.mc.mu.Unlock()
-}
-
-// ListDisclosures returns the signup disclosure of every list connected to
-// Mailchimp, by list id. Other lists use the installation's current one.
-func (db *DB) ListDisclosures(ctx context.Context) (map[int64]*herald.Disclosure, error) {
-	return cachedListDisclosures(ctx, db, nil)
-}
-
-// cachedListDisclosures returns the connected lists' disclosures from the
-// cache, loading them (through tx, if not nil) when it is cold or stale.
-// The map is shared: do not change it.
-func cachedListDisclosures(ctx context.Context, db *DB, tx *Tx) (map[int64]*herald.Disclosure, error) {
-	c := &db.mc
-	c.mu.Lock()
-	if c.disclosures != nil && time.Since(c.at) < cacheTTL {
-		m := c.disclosures
-		c.mu.Unlock()
-		return m, nil
-	}
-	c.mu.Unlock()
-	type lv struct {
-		list    int64
-		version int
-	}
-	var found []lv
-	err := db.inTx(ctx, tx, func(tx *Tx) error {
-		rows, err := tx.query(ctx, `SELECT ml.list_id, d.version FROM mailchimp_lists ml JOIN disclosures d ON d.id = ml.disclosure_id`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var x lv
-			if err := rows.Scan(&x.list, &x.version); err != nil {
-				return err
-			}
-			found = append(found, x)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[int64]*herald.Disclosure, len(found))
-	for _, x := range found {
-		d, err := cachedDisclosure(ctx, db, tx, x.version)
-		if err != nil {
-			return nil, err
-		}
-		m[x.list] = d
-	}
-	c.mu.Lock()
-	c.disclosures, c.at = m, time.Now()
-	c.mu.Unlock()
-	return m, nil
-}
-
-// listDisclosureVersion returns the disclosure with this version if it was
-// ever a disclosure of the list, else nil.
-func listDisclosureVersion(ctx context.Context, tx *Tx, listID int64, version int) (*herald.Disclosure, error) {
-	var n int
-	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM mailchimp_list_disclosures mld JOIN disclosures d ON d.id = mld.disclosure_id
-		WHERE mld.list_id = ? AND d.version = ?`, listID, version).Scan(&n)
-	if err != nil || n == 0 {
-		return nil, err
-	}
-	return cachedDisclosure(ctx, tx.db, tx, version)
-}
-
-// signupConsents writes the consent events of a signup (or of joining
-// lists): one event per distinct disclosure. Lists connected to Mailchimp
-// carry their own disclosure (which names Mailchimp); the others the
-// installation's. shown holds versions a form says it showed for lists
-// (by slug); a version that was never the list's is ignored.
-func signupConsents(ctx context.Context, tx *Tx, subID int64, kind string, m Meta, lists []*herald.List, global *herald.Disclosure,
-	perList map[int64]*herald.Disclosure, shown map[string]int) error {
-	type group struct {
-		d     *herald.Disclosure
-		slugs []string
-	}
-	var groups []*group
-	byID := map[int64]*group{}
-	for _, l := range lists {
-		d := global
-		if ld := perList[l.ID]; ld != nil {
-			d = ld
-			if v := shown[l.Slug]; v > 0 && v != ld.Version {
-				old, err := listDisclosureVersion(ctx, tx, l.ID, v)
-				if err != nil {
-					return err
-				}
-				if old != nil {
-					d = old
-				}
-			}
-		}
-		var key int64
-		if d != nil {
-			key = d.ID
-		}
-		g := byID[key]
-		if g == nil {
-			g = &group{d: d}
-			byID[key] = g
-			groups = append(groups, g)
-		}
-		g.slugs = append(g.slugs, l.Slug)
-	}
-	for _, g := range groups {
-		if err := addConsent(ctx, tx, subID, kind, m, g.slugs, g.d); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -1,7 +1,9 @@
-package sqlstore_test
+package mcstore_test
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,22 +13,34 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
 
+var opt = sqlstore.SignupOptions{ConfirmWindow: 15 * time.Minute, ConfirmTTL: time.Hour}
+
+func mustList(t *testing.T, db *sqlstore.DB, slug, optin, vis string) *herald.List {
+	t.Helper()
+	l := &herald.List{Slug: slug, Name: "List " + slug, OptIn: optin, Visibility: vis}
+	if err := db.CreateList(context.Background(), l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 const testKey = "0123456789abcdef0123456789abcdef-us6"
 
-func connect(t *testing.T, db *sqlstore.DB, slug, audience, interest string) *sqlstore.MailchimpLink {
+func connect(t *testing.T, db *sqlstore.DB, slug, audience, interest string) *mcstore.MailchimpLink {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := db.MailchimpConnection(ctx); err != nil {
+	if _, err := mcstore.New(db).MailchimpConnection(ctx); err != nil {
 		key := testKey
-		if _, err := db.SetMailchimpConnection(ctx, &key, nil); err != nil {
+		if _, err := mcstore.New(db).SetMailchimpConnection(ctx, &key, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	k, _, err := db.PutMailchimpLink(ctx, slug, sqlstore.MailchimpLinkInput{AudienceID: audience, InterestID: interest,
+	k, _, err := mcstore.New(db).PutMailchimpLink(ctx, slug, mcstore.MailchimpLinkInput{AudienceID: audience, InterestID: interest,
 		CategoryID: "cat1", InterestName: "Group " + interest,
 		DisclosureText: "Your details for " + slug + " are transferred to Mailchimp, which processes them for us."})
 	if err != nil {
@@ -36,21 +50,35 @@ func connect(t *testing.T, db *sqlstore.DB, slug, audience, interest string) *sq
 }
 
 // memberJobs returns the queued Mailchimp member jobs (payloads decoded).
-func memberJobs(t *testing.T, db *sqlstore.DB) []*sqlstore.MailchimpMemberJob {
+func memberJobs(t *testing.T, db *sqlstore.DB) []*mcstore.MailchimpMemberJob {
 	t.Helper()
+	// Hand the events committed so far to the Mailchimp sync's consumer.
+	ctx := context.Background()
+	if err := db.RegisterConsumer(ctx, "mailchimp"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := db.ConsumeEvents(ctx, "mailchimp", 100, mcstore.New(db).HandleEvents, mcstore.New(db).Unconnected)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
 	jobs, _, err := db.Jobs(context.Background(), sqlstore.JobFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*sqlstore.MailchimpMemberJob
+	var out []*mcstore.MailchimpMemberJob
 	for _, j := range jobs {
-		if j.Kind != sqlstore.JobMailchimpMember {
+		if j.Kind != mcstore.JobMailchimpMember {
 			continue
 		}
 		if strings.Contains(string(j.Payload), "@") {
 			t.Errorf("job %d holds a readable address: %s", j.ID, j.Payload)
 		}
-		op, err := db.MailchimpMemberOp(j)
+		op, err := mcstore.New(db).MailchimpMemberOp(j)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,10 +87,19 @@ func memberJobs(t *testing.T, db *sqlstore.DB) []*sqlstore.MailchimpMemberJob {
 	return out
 }
 
-func ops(jobs []*sqlstore.MailchimpMemberJob) string {
+func md5hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func ops(jobs []*mcstore.MailchimpMemberJob) string {
 	var s []string
 	for _, j := range jobs {
-		s = append(s, j.Op+" "+j.Email+" "+j.AudienceID)
+		who := j.Email
+		if who == "" {
+			who = "#" + j.MemberHash
+		}
+		s = append(s, j.Op+" "+who+" "+j.AudienceID)
 	}
 	return strings.Join(s, "; ")
 }
@@ -70,44 +107,44 @@ func ops(jobs []*sqlstore.MailchimpMemberJob) string {
 func TestMailchimpConnectionAndLinks(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		if _, err := db.MailchimpConnection(ctx); herald.ErrorCode(err) != herald.ENOTFOUND {
+		if _, err := mcstore.New(db).MailchimpConnection(ctx); herald.ErrorCode(err) != herald.ENOTFOUND {
 			t.Fatalf("no connection yet: %v", err)
 		}
-		if _, err := db.SetMailchimpConnection(ctx, nil, nil); herald.ErrorCode(err) != herald.EINVALID {
+		if _, err := mcstore.New(db).SetMailchimpConnection(ctx, nil, nil); herald.ErrorCode(err) != herald.EINVALID {
 			t.Fatalf("connection without a key: %v", err)
 		}
 		mustList(t, db, "daily", herald.Double, herald.Public)
 		mustList(t, db, "sport", herald.Double, herald.Public)
 		mustList(t, db, "tech", herald.Double, herald.Public)
-		if _, _, err := db.PutMailchimpLink(ctx, "daily", sqlstore.MailchimpLinkInput{AudienceID: "aud1", DisclosureText: "x"}); herald.ErrorCode(err) != herald.ECONFLICT {
+		if _, _, err := mcstore.New(db).PutMailchimpLink(ctx, "daily", mcstore.MailchimpLinkInput{AudienceID: "aud1", DisclosureText: "x"}); herald.ErrorCode(err) != herald.ECONFLICT {
 			t.Fatalf("link before connection: %v", err)
 		}
 		key := testKey
-		c, err := db.SetMailchimpConnection(ctx, &key, nil)
+		c, err := mcstore.New(db).SetMailchimpConnection(ctx, &key, nil)
 		if err != nil || c.APIKey != testKey || c.WebhookSecret == "" || strings.Contains(c.KeyHint, "0123456789abcdef0123") {
 			t.Fatalf("connection: %v %+v", err, c)
 		}
 		base := "http://127.0.0.1:9/3.0"
-		c2, err := db.SetMailchimpConnection(ctx, nil, &base)
+		c2, err := mcstore.New(db).SetMailchimpConnection(ctx, nil, &base)
 		if err != nil || c2.APIKey != testKey || c2.BaseURL != base || c2.WebhookSecret != c.WebhookSecret {
 			t.Fatalf("update keeps key and secret: %v %+v", err, c2)
 		}
 
 		d0, _ := db.CurrentDisclosure(ctx)
 		k := connect(t, db, "daily", "aud1", "")
-		if k.Delivery != sqlstore.DeliveryMailchimp || k.Disclosure == nil || k.Disclosure.Version <= d0.Version || k.Disclosure.Current {
+		if k.Delivery != mcstore.DeliveryMailchimp || k.Disclosure == nil || k.Disclosure.Version <= d0.Version || k.Disclosure.Current {
 			t.Fatalf("link: %+v %+v", k, k.Disclosure)
 		}
 		if cur, _ := db.CurrentDisclosure(ctx); cur.Version != d0.Version {
 			t.Fatalf("the installation's disclosure changed: %d → %d", d0.Version, cur.Version)
 		}
 		// Sharing an audience needs interests on both sides.
-		if _, _, err := db.PutMailchimpLink(ctx, "sport", sqlstore.MailchimpLinkInput{AudienceID: "aud1", InterestID: "i1", DisclosureText: "x"}); herald.ErrorCode(err) != herald.ECONFLICT {
+		if _, _, err := mcstore.New(db).PutMailchimpLink(ctx, "sport", mcstore.MailchimpLinkInput{AudienceID: "aud1", InterestID: "i1", DisclosureText: "x"}); herald.ErrorCode(err) != herald.ECONFLICT {
 			t.Fatalf("second list on a whole audience: %v", err)
 		}
 		connect(t, db, "sport", "aud2", "i1")
 		connect(t, db, "tech", "aud2", "i2")
-		if _, _, err := db.PutMailchimpLink(ctx, "tech", sqlstore.MailchimpLinkInput{AudienceID: "aud2", InterestID: "i1", DisclosureText: "x"}); herald.ErrorCode(err) != herald.ECONFLICT {
+		if _, _, err := mcstore.New(db).PutMailchimpLink(ctx, "tech", mcstore.MailchimpLinkInput{AudienceID: "aud2", InterestID: "i1", DisclosureText: "x"}); herald.ErrorCode(err) != herald.ECONFLICT {
 			t.Fatalf("same interest twice: %v", err)
 		}
 		// Re-putting the same link keeps its disclosure version.
@@ -118,7 +155,7 @@ func TestMailchimpConnectionAndLinks(t *testing.T) {
 		jobs, _, _ := db.Jobs(ctx, sqlstore.JobFilter{Limit: 100})
 		webhooks := 0
 		for _, j := range jobs {
-			if j.Kind == sqlstore.JobMailchimpWebhook {
+			if j.Kind == mcstore.JobMailchimpWebhook {
 				webhooks++
 			}
 		}
@@ -126,32 +163,32 @@ func TestMailchimpConnectionAndLinks(t *testing.T) {
 			t.Fatalf("%d webhook registration jobs, want 3", webhooks)
 		}
 		daily, _ := db.GetList(ctx, "daily")
-		if d, err := db.ListDelivery(ctx, daily.ID); err != nil || d != sqlstore.DeliveryMailchimp {
+		if d, err := mcstore.New(db).ListDelivery(ctx, daily.ID); err != nil || d != mcstore.DeliveryMailchimp {
 			t.Fatalf("delivery: %v %q", err, d)
 		}
 		err = db.CheckHeraldDelivers(ctx, []int64{daily.ID})
 		if herald.ErrorCode(err) != herald.ECONFLICT || !strings.Contains(herald.ErrorMessage(err), "delivered by Mailchimp") {
 			t.Fatalf("campaign check: %v", err)
 		}
-		h := sqlstore.DeliveryHerald
-		if _, _, err := db.PutMailchimpLink(ctx, "daily", sqlstore.MailchimpLinkInput{AudienceID: "aud1", Delivery: h, DisclosureText: again.Disclosure.Text}); err != nil {
+		h := mcstore.DeliveryHerald
+		if _, _, err := mcstore.New(db).PutMailchimpLink(ctx, "daily", mcstore.MailchimpLinkInput{AudienceID: "aud1", Delivery: h, DisclosureText: again.Disclosure.Text}); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.CheckHeraldDelivers(ctx, []int64{daily.ID}); err != nil {
 			t.Fatalf("herald delivery: %v", err)
 		}
-		if err := db.DeleteMailchimpConnection(ctx); herald.ErrorCode(err) != herald.ECONFLICT {
+		if err := mcstore.New(db).DeleteMailchimpConnection(ctx); herald.ErrorCode(err) != herald.ECONFLICT {
 			t.Fatalf("delete connection with lists: %v", err)
 		}
 		for _, s := range []string{"daily", "sport", "tech"} {
-			if err := db.DeleteMailchimpLink(ctx, s); err != nil {
+			if err := mcstore.New(db).DeleteMailchimpLink(ctx, s); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if d, _ := db.ListDelivery(ctx, daily.ID); d != sqlstore.DeliveryHerald {
+		if d, _ := mcstore.New(db).ListDelivery(ctx, daily.ID); d != mcstore.DeliveryHerald {
 			t.Fatalf("disconnected list delivery %q", d)
 		}
-		if err := db.DeleteMailchimpConnection(ctx); err != nil {
+		if err := mcstore.New(db).DeleteMailchimpConnection(ctx); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -191,7 +228,7 @@ func TestMailchimpSyncJobsFollowChanges(t *testing.T) {
 		if got := ops(memberJobs(t, db)); got != "upsert Ann@Example.com aud2; upsert Ann@Example.com aud1" {
 			t.Fatalf("after confirmation: %s", got)
 		}
-		data, err := db.MailchimpMemberData(ctx, res.SubscriberID, k.ListID)
+		data, err := mcstore.New(db).MailchimpMemberData(ctx, res.SubscriberID, k.ListID)
 		if err != nil || data.Name != "Ann Lee" || data.SignupIP != "192.0.2.1" || data.OptIP != "192.0.2.2" || data.SignupAt.IsZero() || data.OptAt.IsZero() {
 			t.Fatalf("member data: %v %+v", err, data)
 		}
@@ -199,7 +236,7 @@ func TestMailchimpSyncJobsFollowChanges(t *testing.T) {
 		jobs, _, _ := db.Jobs(ctx, sqlstore.JobFilter{Limit: 100})
 		var mine []herald.Job
 		for _, j := range jobs {
-			if j.Kind == sqlstore.JobMailchimpMember {
+			if j.Kind == mcstore.JobMailchimpMember {
 				mine = append(mine, j)
 			}
 		}
@@ -215,15 +252,15 @@ func TestMailchimpSyncJobsFollowChanges(t *testing.T) {
 		}
 		all := memberJobs(t, db)
 		last := all[len(all)-1]
-		if last.Op != sqlstore.MailchimpUnsubscribe || last.AudienceID != "aud1" {
+		if last.Op != mcstore.MailchimpUnsubscribe || last.AudienceID != "aud1" {
 			t.Fatalf("unsubscribe: %s", ops(all))
 		}
 		jobs, _, _ = db.Jobs(ctx, sqlstore.JobFilter{Limit: 100})
 		unsubJob := jobs[len(jobs)-1]
-		if wait, _, err := db.MailchimpJobWait(ctx, unsubJob.ID, last.MemberKey); err != nil || !wait {
+		if wait, _, err := mcstore.New(db).MailchimpJobWait(ctx, unsubJob.ID, last.MemberKey); err != nil || !wait {
 			t.Fatalf("the unsubscribe does not wait for the upsert: %v %v", wait, err)
 		}
-		if wait, _, _ := db.MailchimpJobWait(ctx, mine[0].ID, memberJobs(t, db)[0].MemberKey); wait {
+		if wait, _, _ := mcstore.New(db).MailchimpJobWait(ctx, mine[0].ID, memberJobs(t, db)[0].MemberKey); wait {
 			t.Fatal("the first job waits")
 		}
 		// Changes made by Mailchimp queue nothing.
@@ -238,10 +275,11 @@ func TestMailchimpSyncJobsFollowChanges(t *testing.T) {
 		if err := db.Erase(ctx, res.SubscriberID, ""); err != nil {
 			t.Fatal(err)
 		}
-		if got := ops(memberJobs(t, db)); got != "delete ann@example.com aud1; delete ann@example.com aud2" {
+		h := "#" + md5hex("ann@example.com")
+		if got := ops(memberJobs(t, db)); got != "delete "+h+" aud1; delete "+h+" aud2" {
 			t.Fatalf("after erasure: %s", got)
 		}
-		if _, err := db.MailchimpMemberData(ctx, res.SubscriberID, k.ListID); herald.ErrorCode(err) != herald.ENOTFOUND {
+		if _, err := mcstore.New(db).MailchimpMemberData(ctx, res.SubscriberID, k.ListID); herald.ErrorCode(err) != herald.ENOTFOUND {
 			t.Fatalf("member data after erasure: %v", err)
 		}
 	})
@@ -254,15 +292,15 @@ func TestMailchimpWebhookEvents(t *testing.T) {
 		connect(t, db, "daily", "aud1", "")
 		t0 := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
 		n := 0
-		ev := func(change, email string, at time.Time) sqlstore.MailchimpEvent {
+		ev := func(change, email string, at time.Time) mcstore.MailchimpEvent {
 			n++
 			typ := map[string]string{"subscribed": "subscribe", "unsubscribed": "unsubscribe", "bounced": "cleaned", "profile": "profile"}[change]
-			return sqlstore.MailchimpEvent{Key: "k" + string(rune('a'+n)), Type: typ, Change: change, FiredAt: at, AudienceID: "aud1", Email: email,
+			return mcstore.MailchimpEvent{Key: "k" + string(rune('a'+n)), Type: typ, Change: change, FiredAt: at, AudienceID: "aud1", Email: email,
 				FirstName: "Bo", LastName: "Berg", HasName: true, Reason: "hard"}
 		}
-		apply := func(e sqlstore.MailchimpEvent) *sqlstore.MailchimpEventResult {
+		apply := func(e mcstore.MailchimpEvent) *mcstore.MailchimpEventResult {
 			t.Helper()
-			r, err := db.ApplyMailchimpEvent(ctx, e)
+			r, err := mcstore.New(db).ApplyMailchimpEvent(ctx, e)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -329,7 +367,7 @@ func TestMailchimpWebhookEvents(t *testing.T) {
 		}
 		// No sync job goes back to Mailchimp for webhook changes.
 		for _, j := range memberJobs(t, db) {
-			if j.Op != sqlstore.MailchimpUnsubscribe {
+			if j.Op != mcstore.MailchimpUnsubscribe {
 				t.Errorf("webhook change queued %s", j.Op)
 			}
 		}
@@ -430,29 +468,29 @@ func TestMailchimpSlots(t *testing.T) {
 		db.Now = func() time.Time { return now }
 		seen := map[int]bool{}
 		for i := 0; i < 10; i++ {
-			slot, ok, err := db.AcquireMailchimpSlot(ctx, fmt.Sprintf("p/%d", i), time.Minute)
+			slot, ok, err := mcstore.New(db).AcquireMailchimpSlot(ctx, fmt.Sprintf("p/%d", i), time.Minute)
 			if err != nil || !ok || seen[slot] {
 				t.Fatalf("lease %d: slot %d %v %v", i, slot, ok, err)
 			}
 			seen[slot] = true
 		}
-		if _, ok, err := db.AcquireMailchimpSlot(ctx, "p/10", time.Minute); ok || err != nil {
+		if _, ok, err := mcstore.New(db).AcquireMailchimpSlot(ctx, "p/10", time.Minute); ok || err != nil {
 			t.Fatalf("an eleventh connection: %v %v", ok, err)
 		}
-		if err := db.ReleaseMailchimpSlot(ctx, 3, "someone else"); err != nil {
+		if err := mcstore.New(db).ReleaseMailchimpSlot(ctx, 3, "someone else"); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok, _ := db.AcquireMailchimpSlot(ctx, "p/11", time.Minute); ok {
+		if _, ok, _ := mcstore.New(db).AcquireMailchimpSlot(ctx, "p/11", time.Minute); ok {
 			t.Fatal("released by a holder that did not hold it")
 		}
-		if err := db.ReleaseMailchimpSlot(ctx, 3, "p/3"); err != nil {
+		if err := mcstore.New(db).ReleaseMailchimpSlot(ctx, 3, "p/3"); err != nil {
 			t.Fatal(err)
 		}
-		if slot, ok, _ := db.AcquireMailchimpSlot(ctx, "p/12", time.Minute); !ok || slot != 3 {
+		if slot, ok, _ := mcstore.New(db).AcquireMailchimpSlot(ctx, "p/12", time.Minute); !ok || slot != 3 {
 			t.Fatalf("after a release: slot %d %v", slot, ok)
 		}
 		now = now.Add(time.Minute + time.Second) // a dead process's leases end
-		if _, ok, _ := db.AcquireMailchimpSlot(ctx, "p/13", time.Minute); !ok {
+		if _, ok, _ := mcstore.New(db).AcquireMailchimpSlot(ctx, "p/13", time.Minute); !ok {
 			t.Fatal("leases did not end")
 		}
 	})

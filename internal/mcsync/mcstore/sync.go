@@ -1,4 +1,4 @@
-package sqlstore
+package mcstore
 
 // Herald → Mailchimp. Every change to a subscription of a connected list
 // (confirmation, unsubscribe, erasure, profile change) queues a job in the
@@ -28,7 +28,26 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlstore"
 )
+
+// Consent details of imported Mailchimp history, from which an upsert
+// tells Mailchimp the opt-in and confirmation.
+const (
+	importOptinDetail   = "Mailchimp opt-in"
+	importConfirmDetail = "Mailchimp confirmation"
+)
+
+// ImportSource is what rows read from Mailchimp's audience export record
+// in the consent ledger.
+var ImportSource = &sqlstore.ImportSource{
+	Actor:          herald.ActorMailchimp,
+	OptinDetail:    importOptinDetail,
+	ConfirmDetail:  importConfirmDetail,
+	NoOptinDetail:  "subscribed at Mailchimp, without opt-in time in the export",
+	UnsubNote:      "unsubscribed at Mailchimp",
+	SuppressReason: "mailchimp import: cleaned or reported",
+}
 
 // Job kinds of the Mailchimp sync.
 const (
@@ -55,10 +74,11 @@ type MailchimpMemberJob struct {
 	AudienceID   string `json:"audience_id"`
 	InterestID   string `json:"interest_id,omitempty"`
 	SubscriberID int64  `json:"subscriber_id"`
-	SealedEmail  string `json:"email_sealed"`
+	SealedEmail  string `json:"email_sealed"`          // "" when only the hash is known (erasure, old address)
+	MemberHash   string `json:"member_hash,omitempty"` // MD5 of the address in lower case: Mailchimp's subscriber hash
 	MemberKey    string `json:"member_key"`
 
-	Email string `json:"-"` // decrypted by MailchimpMemberOp
+	Email string `json:"-"` // decrypted by MailchimpMemberOp; "" when SealedEmail is
 }
 
 // MailchimpSyncJob is the payload of a JobMailchimpSync job.
@@ -74,23 +94,9 @@ type MailchimpWebhookJob struct {
 	WebhookID  string `json:"webhook_id,omitempty"`
 }
 
-func enqueueMailchimpJob(ctx context.Context, tx *Tx, kind string, payload any) error {
-	_, err := enqueueMailchimpJobID(ctx, tx, kind, payload)
+func enqueueJob(ctx context.Context, tx *sqlstore.Tx, kind string, payload any) error {
+	_, err := sqlstore.EnqueueJob(ctx, tx, kind, payload, mailchimpMaxAttempts)
 	return err
-}
-
-func enqueueMailchimpJobID(ctx context.Context, tx *Tx, kind string, payload any) (int64, error) {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return 0, err
-	}
-	var id int64
-	if err := tx.queryRow(ctx, `INSERT INTO jobs (kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
-		VALUES (?, ?, 'pending', 0, ?, ?, ?, ?) RETURNING id`, kind, string(b), mailchimpMaxAttempts, tx.now, tx.now, tx.now).Scan(&id); err != nil {
-		return 0, tx.db.dialect.translate(err)
-	}
-	tx.afterCommit(tx.db.wakeWorkers)
-	return id, nil
 }
 
 // mcTarget is the part of a link a member job needs.
@@ -100,25 +106,31 @@ type mcTarget struct {
 	interestID string
 }
 
-func enqueueMember(ctx context.Context, tx *Tx, op string, t mcTarget, subID int64, email string) error {
-	sealed, err := tx.db.seal(email)
-	if err != nil {
-		return err
+// enqueueMember queues op on one member, named by address (sealed in the
+// payload) or, when email is "", by its hash alone.
+func (db *Store) enqueueMember(ctx context.Context, tx *sqlstore.Tx, op string, t mcTarget, subID int64, email, hash string) error {
+	var sealed string
+	if email != "" {
+		var err error
+		if sealed, err = db.seal(email); err != nil {
+			return err
+		}
+		hash = sqlstore.AddressMD5(email)
 	}
-	key := tx.db.mailchimpMemberKey(t.audienceID, strings.ToLower(email))
-	id, err := enqueueMailchimpJobID(ctx, tx, JobMailchimpMember, MailchimpMemberJob{
+	key := db.mailchimpMemberKey(t.audienceID, hash)
+	id, err := sqlstore.EnqueueJob(ctx, tx, JobMailchimpMember, MailchimpMemberJob{
 		Op: op, ListID: t.listID, AudienceID: t.audienceID, InterestID: t.interestID,
-		SubscriberID: subID, SealedEmail: sealed, MemberKey: key,
-	})
+		SubscriberID: subID, SealedEmail: sealed, MemberHash: hash, MemberKey: key,
+	}, mailchimpMaxAttempts)
 	if err != nil {
 		return err
 	}
-	_, err = tx.exec(ctx, `INSERT INTO mailchimp_sync_keys (job_id, member_key, subscriber_id) VALUES (?, ?, ?)`, id, key, subID)
+	_, err = tx.Exec(ctx, `INSERT INTO mailchimp_sync_keys (job_id, member_key, subscriber_id) VALUES (?, ?, ?)`, id, key, subID)
 	return err
 }
 
 // targetsOf returns the links of those of listIDs that are connected.
-func targetsOf(ctx context.Context, tx *Tx, listIDs []int64) ([]mcTarget, error) {
+func targetsOf(ctx context.Context, tx *sqlstore.Tx, listIDs []int64) ([]mcTarget, error) {
 	if len(listIDs) == 0 {
 		return nil, nil
 	}
@@ -126,7 +138,7 @@ func targetsOf(ctx context.Context, tx *Tx, listIDs []int64) ([]mcTarget, error)
 	for i, id := range listIDs {
 		args[i] = id
 	}
-	rows, err := tx.query(ctx, `SELECT list_id, audience_id, interest_id FROM mailchimp_lists WHERE list_id IN (`+placeholders(len(args))+`) ORDER BY list_id`, args...)
+	rows, err := tx.Query(ctx, `SELECT list_id, audience_id, interest_id FROM mailchimp_lists WHERE list_id IN (`+sqlstore.Placeholders(len(args))+`) ORDER BY list_id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -142,56 +154,86 @@ func targetsOf(ctx context.Context, tx *Tx, listIDs []int64) ([]mcTarget, error)
 	return out, rows.Err()
 }
 
-func subscriberEmail(ctx context.Context, tx *Tx, subID int64) (string, error) {
+func subscriberEmail(ctx context.Context, tx *sqlstore.Tx, subID int64) (string, error) {
 	var email string
-	err := tx.queryRow(ctx, `SELECT email FROM subscribers WHERE id = ?`, subID).Scan(&email)
-	if isNoRows(err) {
+	err := tx.QueryRow(ctx, `SELECT email FROM subscribers WHERE id = ?`, subID).Scan(&email)
+	if sqlstore.IsNoRows(err) {
 		return "", notFound("Subscriber")
 	}
 	return email, err
 }
 
-// mcChanged queues op for each of listIDs that is connected to Mailchimp,
-// unless the change came from Mailchimp itself.
-func mcChanged(ctx context.Context, tx *Tx, op string, subID int64, listIDs []int64, m Meta) error {
-	if m.Actor == herald.ActorMailchimp || len(listIDs) == 0 {
-		return nil
+// Unconnected reports, in tx, that no list is connected to Mailchimp: no
+// event can matter to the sync then, and the dispatcher skips them unread.
+func (db *Store) Unconnected(ctx context.Context, tx *sqlstore.Tx) (bool, error) {
+	var linked bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mailchimp_lists)`).Scan(&linked)
+	return !linked, err
+}
+
+// HandleEvents is the Mailchimp sync's event consumer: it turns
+// changes to subscriptions of connected lists into member jobs, in the
+// transaction that advances its cursor. Changes Mailchimp made (actor
+// "mailchimp") queue nothing.
+func (db *Store) HandleEvents(ctx context.Context, tx *sqlstore.Tx, evs []herald.Event) error {
+	var links int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM mailchimp_lists`).Scan(&links); err != nil || links == 0 {
+		return err // nothing is connected: nothing to do
 	}
-	targets, err := targetsOf(ctx, tx, listIDs)
-	if err != nil || len(targets) == 0 {
-		return err
-	}
-	email, err := subscriberEmail(ctx, tx, subID)
-	if err != nil {
-		return err
-	}
-	for _, t := range targets {
-		if err := enqueueMember(ctx, tx, op, t, subID, email); err != nil {
-			return err
+	for _, e := range evs {
+		d, err := e.Decode()
+		if err != nil {
+			return fmt.Errorf("event %d: %w", e.ID, err)
+		}
+		if d.Actor == herald.ActorMailchimp {
+			continue
+		}
+		switch {
+		case e.Kind == herald.EventConfirmed:
+			err = db.mcChanged(ctx, tx, MailchimpUpsert, e.SubscriberID, e.ListID)
+		case e.Kind == herald.EventUnsubscribed,
+			e.Kind == herald.EventSubscriptionChanged && d.From == herald.StatusConfirmed:
+			err = db.mcChanged(ctx, tx, MailchimpUnsubscribe, e.SubscriberID, e.ListID)
+		case e.Kind == herald.EventProfileChanged:
+			err = db.mcProfileChanged(ctx, tx, e.SubscriberID, d)
+		case e.Kind == herald.EventErased:
+			err = db.mcErasing(ctx, tx, e.SubscriberID, d)
+		}
+		if err != nil {
+			return fmt.Errorf("event %d (%s): %w", e.ID, e.Kind, err)
 		}
 	}
 	return nil
 }
 
-// mcConfirmed queues the upsert of a subscriber whose subscriptions to
-// listIDs were just confirmed.
-func mcConfirmed(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Meta) error {
-	return mcChanged(ctx, tx, MailchimpUpsert, subID, listIDs, m)
-}
-
-// mcUnsubscribed queues the unsubscribe of a subscriber who just left listIDs.
-func mcUnsubscribed(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Meta) error {
-	return mcChanged(ctx, tx, MailchimpUnsubscribe, subID, listIDs, m)
-}
-
-// mcProfileChanged is called after an operator changed a subscriber's name
-// or address: their confirmed members are upserted again, and when the
-// address changed, the member of the old address is unsubscribed.
-func mcProfileChanged(ctx context.Context, tx *Tx, subID int64, oldEmail, newEmail string, m Meta) error {
-	if m.Actor == herald.ActorMailchimp {
-		return nil
+// mcChanged queues op for a list if it is connected to Mailchimp, with
+// the subscriber's address now (none if they were erased since: the
+// erasure's delete covers them).
+func (db *Store) mcChanged(ctx context.Context, tx *sqlstore.Tx, op string, subID, listID int64) error {
+	targets, err := targetsOf(ctx, tx, []int64{listID})
+	if err != nil || len(targets) == 0 {
+		return err
 	}
-	rows, err := tx.query(ctx, `SELECT ml.list_id, ml.audience_id, ml.interest_id FROM subscriptions s
+	email, err := subscriberEmail(ctx, tx, subID)
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return db.enqueueMember(ctx, tx, op, targets[0], subID, email, "")
+}
+
+// mcProfileChanged follows a change of a subscriber's name or address:
+// their confirmed members are upserted again, and when the address
+// changed, the member of the old address is unsubscribed.
+func (db *Store) mcProfileChanged(ctx context.Context, tx *sqlstore.Tx, subID int64, d herald.EventData) error {
+	email, err := subscriberEmail(ctx, tx, subID)
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, `SELECT ml.list_id, ml.audience_id, ml.interest_id FROM subscriptions s
 		JOIN mailchimp_lists ml ON ml.list_id = s.list_id WHERE s.subscriber_id = ? AND s.status = 'confirmed' ORDER BY ml.list_id`, subID)
 	if err != nil {
 		return err
@@ -210,29 +252,35 @@ func mcProfileChanged(ctx context.Context, tx *Tx, subID int64, oldEmail, newEma
 		return err
 	}
 	for _, t := range targets {
-		if !strings.EqualFold(oldEmail, newEmail) {
-			if err := enqueueMember(ctx, tx, MailchimpUnsubscribe, t, subID, oldEmail); err != nil {
+		if d.AddressChanged && d.OldAddressMD5 != "" && d.OldAddressMD5 != sqlstore.AddressMD5(email) {
+			if err := db.enqueueMember(ctx, tx, MailchimpUnsubscribe, t, subID, "", d.OldAddressMD5); err != nil {
 				return err
 			}
 		}
-		if err := enqueueMember(ctx, tx, MailchimpUpsert, t, subID, newEmail); err != nil {
+		if err := db.enqueueMember(ctx, tx, MailchimpUpsert, t, subID, email, ""); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// mcErasing runs in the erasure's transaction, before the subscriber row
-// goes: it drops the subscriber's queued and failed sync jobs (which hold
-// their address) and queues one delete-permanent per audience the
-// subscriber may be a member of.
-func mcErasing(ctx context.Context, tx *Tx, subID int64, email string) error {
-	if _, err := tx.exec(ctx, `DELETE FROM jobs WHERE status <> 'running'
+// mcErasing follows an erasure: it drops the subscriber's queued and
+// failed sync jobs (which hold their address) and queues one
+// delete-permanent per audience the subscriber may be a member of, by the
+// hash of the address, which is all the erasure left.
+func (db *Store) mcErasing(ctx context.Context, tx *sqlstore.Tx, subID int64, d herald.EventData) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM jobs WHERE status <> 'running'
 		AND id IN (SELECT job_id FROM mailchimp_sync_keys WHERE subscriber_id = ?)`, subID); err != nil {
 		return err
 	}
-	rows, err := tx.query(ctx, `SELECT ml.list_id, ml.audience_id FROM subscriptions s JOIN mailchimp_lists ml ON ml.list_id = s.list_id
-		WHERE s.subscriber_id = ? AND (s.status <> 'pending' OR s.confirmed_at IS NOT NULL) ORDER BY ml.list_id`, subID)
+	if d.AddressMD5 == "" || len(d.Lists) == 0 {
+		return nil
+	}
+	args := make([]any, len(d.Lists))
+	for i, id := range d.Lists {
+		args[i] = id
+	}
+	rows, err := tx.Query(ctx, `SELECT list_id, audience_id FROM mailchimp_lists WHERE list_id IN (`+sqlstore.Placeholders(len(args))+`) ORDER BY list_id`, args...)
 	if err != nil {
 		return err
 	}
@@ -254,7 +302,7 @@ func mcErasing(ctx context.Context, tx *Tx, subID int64, email string) error {
 		return err
 	}
 	for _, t := range targets {
-		if err := enqueueMember(ctx, tx, MailchimpDelete, t, subID, email); err != nil {
+		if err := db.enqueueMember(ctx, tx, MailchimpDelete, t, subID, "", d.AddressMD5); err != nil {
 			return err
 		}
 	}
@@ -262,54 +310,50 @@ func mcErasing(ctx context.Context, tx *Tx, subID int64, email string) error {
 }
 
 // MailchimpMemberOp decodes a member job and decrypts its address.
-func (db *DB) MailchimpMemberOp(job herald.Job) (*MailchimpMemberJob, error) {
+func (db *Store) MailchimpMemberOp(job herald.Job) (*MailchimpMemberJob, error) {
 	var p MailchimpMemberJob
 	if err := json.Unmarshal(job.Payload, &p); err != nil {
 		return nil, fmt.Errorf("bad payload: %w", err)
+	}
+	if p.SealedEmail == "" {
+		return &p, nil
 	}
 	email, err := db.unseal(p.SealedEmail)
 	if err != nil {
 		return nil, err
 	}
 	p.Email = email
+	if p.MemberHash == "" { // queued before member_hash existed
+		p.MemberHash = sqlstore.AddressMD5(email)
+	}
 	return &p, nil
 }
 
 // MailchimpJobWait reports whether an older unfinished job for the same
 // member must run first, and roughly how long to wait before asking again.
 // Jobs that failed for good do not hold the others back.
-func (db *DB) MailchimpJobWait(ctx context.Context, jobID int64, memberKey string) (bool, time.Duration, error) {
+func (db *Store) MailchimpJobWait(ctx context.Context, jobID int64, memberKey string) (bool, time.Duration, error) {
 	var wait time.Duration
 	var blocked bool
-	err := db.read(ctx, func(tx *Tx) error {
+	err := db.read(ctx, func(tx *sqlstore.Tx) error {
 		var status string
 		var runAt time.Time
-		err := tx.queryRow(ctx, `SELECT j.status, j.run_at FROM mailchimp_sync_keys k JOIN jobs j ON j.id = k.job_id
+		err := tx.QueryRow(ctx, `SELECT j.status, j.run_at FROM mailchimp_sync_keys k JOIN jobs j ON j.id = k.job_id
 			WHERE k.member_key = ? AND k.job_id < ? AND j.status <> 'failed' ORDER BY k.job_id LIMIT 1`, memberKey, jobID).Scan(&status, &runAt)
-		if isNoRows(err) {
+		if sqlstore.IsNoRows(err) {
 			return nil
 		} else if err != nil {
 			return err
 		}
 		blocked = true
 		wait = 250 * time.Millisecond
-		if d := runAt.Sub(tx.now); status == herald.JobPending && d > 0 {
+		if d := runAt.Sub(tx.Now()); status == herald.JobPending && d > 0 {
 			wait += d
 		}
 		wait = min(wait, time.Minute)
 		return nil
 	})
 	return blocked, wait, err
-}
-
-// SnoozeJob puts a running job back to run at runAt without counting the
-// attempt: it did not try, it waited its turn.
-func (db *DB) SnoozeJob(ctx context.Context, id int64, runAt time.Time) error {
-	return db.write(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `UPDATE jobs SET status = 'pending', run_at = ?, lease_until = NULL,
-			attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ? WHERE id = ?`, runAt.UTC(), tx.now, id)
-		return err
-	})
 }
 
 // MailchimpMemberData is what an upsert tells Mailchimp about a subscriber,
@@ -327,11 +371,11 @@ type MailchimpMemberData struct {
 // MailchimpMemberData returns a subscriber's name and the consent metadata
 // of their subscription to a list: where and when they signed up and
 // confirmed, from the consent ledger. ENOTFOUND once they are erased.
-func (db *DB) MailchimpMemberData(ctx context.Context, subID, listID int64) (*MailchimpMemberData, error) {
+func (db *Store) MailchimpMemberData(ctx context.Context, subID, listID int64) (*MailchimpMemberData, error) {
 	var d *MailchimpMemberData
-	err := db.read(ctx, func(tx *Tx) error {
+	err := db.read(ctx, func(tx *sqlstore.Tx) error {
 		var slug string
-		if err := tx.queryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil && !isNoRows(err) {
+		if err := tx.QueryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil && !sqlstore.IsNoRows(err) {
 			return err
 		}
 		metas, err := memberMeta(ctx, tx, []int64{subID}, listID, slug)
@@ -348,7 +392,7 @@ func (db *DB) MailchimpMemberData(ctx context.Context, subID, listID int64) (*Ma
 
 // memberMeta reads, for several subscribers, their address, name,
 // subscription status and consent metadata for one list.
-func memberMeta(ctx context.Context, tx *Tx, subIDs []int64, listID int64, slug string) (map[int64]*MailchimpMemberData, error) {
+func memberMeta(ctx context.Context, tx *sqlstore.Tx, subIDs []int64, listID int64, slug string) (map[int64]*MailchimpMemberData, error) {
 	out := make(map[int64]*MailchimpMemberData, len(subIDs))
 	if len(subIDs) == 0 {
 		return out, nil
@@ -358,8 +402,8 @@ func memberMeta(ctx context.Context, tx *Tx, subIDs []int64, listID int64, slug 
 	for _, id := range subIDs {
 		args = append(args, id)
 	}
-	in := placeholders(len(subIDs))
-	rows, err := tx.query(ctx, `SELECT sub.id, sub.email, sub.name, COALESCE(s.status, ''), s.confirmed_at FROM subscribers sub
+	in := sqlstore.Placeholders(len(subIDs))
+	rows, err := tx.Query(ctx, `SELECT sub.id, sub.email, sub.name, COALESCE(s.status, ''), s.confirmed_at FROM subscribers sub
 		LEFT JOIN subscriptions s ON s.subscriber_id = sub.id AND s.list_id = ? WHERE sub.id IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, err
@@ -381,7 +425,7 @@ func memberMeta(ctx context.Context, tx *Tx, subIDs []int64, listID int64, slug 
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = tx.query(ctx, `SELECT subscriber_id, kind, actor, created_at, ip, lists, detail FROM consent_events
+	rows, err = tx.Query(ctx, `SELECT subscriber_id, kind, actor, created_at, ip, lists, detail FROM consent_events
 		WHERE subscriber_id IN (`+in+`) AND kind IN ('signup_request', 'preference_change', 'operator_add', 'confirmation', 'import')
 		ORDER BY id`, args[1:]...)
 	if err != nil {
@@ -425,33 +469,35 @@ func hasSlug(lists, slug string) bool {
 // in compliance state: the subscription goes back to pending (the reader
 // confirms through the mail Mailchimp sends; its "subscribe" webhook then
 // confirms it here), with the reason in the ledger.
-func (db *DB) MailchimpMarkPending(ctx context.Context, subID, listID int64, detail string) error {
-	return db.write(ctx, func(tx *Tx) error {
+func (db *Store) MailchimpMarkPending(ctx context.Context, subID, listID int64, detail string) error {
+	return db.write(ctx, func(tx *sqlstore.Tx) error {
 		var slug string
-		if err := tx.queryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil {
-			if isNoRows(err) {
+		if err := tx.QueryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil {
+			if sqlstore.IsNoRows(err) {
 				return nil
 			}
 			return err
 		}
-		res, err := tx.exec(ctx, `UPDATE subscriptions SET status = 'pending', updated_at = ?
-			WHERE subscriber_id = ? AND list_id = ? AND status = 'confirmed'`, tx.now, subID, listID)
+		res, err := tx.Exec(ctx, `UPDATE subscriptions SET status = 'pending', updated_at = ?
+			WHERE subscriber_id = ? AND list_id = ? AND status = 'confirmed'`, tx.Now(), subID, listID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		return addConsent(ctx, tx, subID, herald.ConsentResubscribed, Meta{Actor: herald.ActorMailchimp, Detail: detail}, []string{slug}, nil)
+		tx.AppendEvent(herald.EventSubscriptionChanged, subID, listID, herald.EventData{Actor: herald.ActorMailchimp,
+			From: herald.StatusConfirmed, To: herald.StatusPending})
+		return sqlstore.AddConsent(ctx, tx, subID, herald.ConsentResubscribed, sqlstore.Meta{Actor: herald.ActorMailchimp, Detail: detail}, []string{slug}, nil)
 	})
 }
 
 // StartMailchimpSync queues a bulk reconciliation of a connected list. A
 // sync already queued or running is left alone and returned.
-func (db *DB) StartMailchimpSync(ctx context.Context, idOrSlug string) (*MailchimpLink, error) {
+func (db *Store) StartMailchimpSync(ctx context.Context, idOrSlug string) (*MailchimpLink, error) {
 	var k *MailchimpLink
-	err := db.write(ctx, func(tx *Tx) error {
-		l, err := getList(ctx, tx, idOrSlug)
+	err := db.write(ctx, func(tx *sqlstore.Tx) error {
+		l, err := sqlstore.GetList(ctx, tx, idOrSlug)
 		if err != nil {
 			return err
 		}
@@ -461,11 +507,11 @@ func (db *DB) StartMailchimpSync(ctx context.Context, idOrSlug string) (*Mailchi
 		if k.Sync.State == "queued" || k.Sync.State == "running" {
 			return nil
 		}
-		if _, err := tx.exec(ctx, `UPDATE mailchimp_lists SET sync_state = 'queued', sync_cursor = 0, sync_members = 0, sync_created = 0,
-			sync_updated = 0, sync_errors = 0, sync_error = '', sync_started_at = ?, sync_finished_at = NULL WHERE list_id = ?`, tx.now, l.ID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE mailchimp_lists SET sync_state = 'queued', sync_cursor = 0, sync_members = 0, sync_created = 0,
+			sync_updated = 0, sync_errors = 0, sync_error = '', sync_started_at = ?, sync_finished_at = NULL WHERE list_id = ?`, tx.Now(), l.ID); err != nil {
 			return err
 		}
-		if err := enqueueMailchimpJob(ctx, tx, JobMailchimpSync, MailchimpSyncJob{ListID: l.ID}); err != nil {
+		if err := enqueueJob(ctx, tx, JobMailchimpSync, MailchimpSyncJob{ListID: l.ID}); err != nil {
 			return err
 		}
 		k, err = mailchimpLink(ctx, tx, l.ID)
@@ -475,9 +521,9 @@ func (db *DB) StartMailchimpSync(ctx context.Context, idOrSlug string) (*Mailchi
 }
 
 // MailchimpLinkByID returns a list's link by list id.
-func (db *DB) MailchimpLinkByID(ctx context.Context, listID int64) (*MailchimpLink, error) {
+func (db *Store) MailchimpLinkByID(ctx context.Context, listID int64) (*MailchimpLink, error) {
 	var k *MailchimpLink
-	err := db.read(ctx, func(tx *Tx) (err error) {
+	err := db.read(ctx, func(tx *sqlstore.Tx) (err error) {
 		k, err = mailchimpLink(ctx, tx, listID)
 		return err
 	})
@@ -496,19 +542,19 @@ type MailchimpSyncMember struct {
 // MailchimpSyncPage returns up to n subscribers of a list with a confirmed
 // or unsubscribed subscription and an id above after, by id (keyset), with
 // their consent metadata, and the time the page was read.
-func (db *DB) MailchimpSyncPage(ctx context.Context, listID, after int64, n int) ([]MailchimpSyncMember, time.Time, error) {
+func (db *Store) MailchimpSyncPage(ctx context.Context, listID, after int64, n int) ([]MailchimpSyncMember, time.Time, error) {
 	var out []MailchimpSyncMember
 	var readAt time.Time
-	err := db.read(ctx, func(tx *Tx) error {
-		readAt = tx.now
+	err := db.read(ctx, func(tx *sqlstore.Tx) error {
+		readAt = tx.Now()
 		var slug string
-		if err := tx.queryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil {
-			if isNoRows(err) {
+		if err := tx.QueryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil {
+			if sqlstore.IsNoRows(err) {
 				return notFound("List")
 			}
 			return err
 		}
-		rows, err := tx.query(ctx, `SELECT subscriber_id FROM subscriptions WHERE list_id = ? AND subscriber_id > ?
+		rows, err := tx.Query(ctx, `SELECT subscriber_id FROM subscriptions WHERE list_id = ? AND subscriber_id > ?
 			AND status IN ('confirmed', 'unsubscribed') ORDER BY subscriber_id LIMIT ?`, listID, after, n)
 		if err != nil {
 			return err
@@ -533,13 +579,13 @@ func (db *DB) MailchimpSyncPage(ctx context.Context, listID, after int64, n int)
 
 // MailchimpSyncProgress records a bulk sync's progress. state is
 // "running", "done" or "failed".
-func (db *DB) MailchimpSyncProgress(ctx context.Context, listID, cursor int64, st MailchimpSyncState) error {
-	return db.write(ctx, func(tx *Tx) error {
+func (db *Store) MailchimpSyncProgress(ctx context.Context, listID, cursor int64, st MailchimpSyncState) error {
+	return db.write(ctx, func(tx *sqlstore.Tx) error {
 		var finished any
 		if st.State == "done" || st.State == "failed" {
-			finished = tx.now
+			finished = tx.Now()
 		}
-		_, err := tx.exec(ctx, `UPDATE mailchimp_lists SET sync_state = ?, sync_cursor = ?, sync_members = ?, sync_created = ?,
+		_, err := tx.Exec(ctx, `UPDATE mailchimp_lists SET sync_state = ?, sync_cursor = ?, sync_members = ?, sync_created = ?,
 			sync_updated = ?, sync_errors = ?, sync_error = ?, sync_finished_at = ? WHERE list_id = ?`,
 			st.State, cursor, st.Members, st.Created, st.Updated, st.Errors, clip(st.LastError, 1000), finished, listID)
 		return err
@@ -550,12 +596,12 @@ func (db *DB) MailchimpSyncProgress(ctx context.Context, listID, cursor int64, s
 // subscription to the list changed after since: a bulk sync read them
 // before the change, and its batch may have reached Mailchimp after the
 // change's own job. It reports how many it queued.
-func (db *DB) MailchimpResyncChanged(ctx context.Context, listID int64, subIDs []int64, since time.Time) (int, error) {
+func (db *Store) MailchimpResyncChanged(ctx context.Context, listID int64, subIDs []int64, since time.Time) (int, error) {
 	if len(subIDs) == 0 {
 		return 0, nil
 	}
 	n := 0
-	err := db.write(ctx, func(tx *Tx) error {
+	err := db.write(ctx, func(tx *sqlstore.Tx) error {
 		targets, err := targetsOf(ctx, tx, []int64{listID})
 		if err != nil || len(targets) == 0 {
 			return err
@@ -564,8 +610,8 @@ func (db *DB) MailchimpResyncChanged(ctx context.Context, listID int64, subIDs [
 		for _, id := range subIDs {
 			args = append(args, id)
 		}
-		rows, err := tx.query(ctx, `SELECT s.subscriber_id, s.status, sub.email FROM subscriptions s JOIN subscribers sub ON sub.id = s.subscriber_id
-			WHERE s.list_id = ? AND s.updated_at >= ? AND s.subscriber_id IN (`+placeholders(len(subIDs))+`)`, args...)
+		rows, err := tx.Query(ctx, `SELECT s.subscriber_id, s.status, sub.email FROM subscriptions s JOIN subscribers sub ON sub.id = s.subscriber_id
+			WHERE s.list_id = ? AND s.updated_at >= ? AND s.subscriber_id IN (`+sqlstore.Placeholders(len(subIDs))+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -591,7 +637,7 @@ func (db *DB) MailchimpResyncChanged(ctx context.Context, listID int64, subIDs [
 			if c.status == herald.StatusConfirmed {
 				op = MailchimpUpsert
 			}
-			if err := enqueueMember(ctx, tx, op, targets[0], c.id, c.email); err != nil {
+			if err := db.enqueueMember(ctx, tx, op, targets[0], c.id, c.email, ""); err != nil {
 				return err
 			}
 			n++
@@ -608,49 +654,4 @@ func MailchimpWebhookOp(job herald.Job) (*MailchimpWebhookJob, error) {
 		return nil, fmt.Errorf("bad payload: %w", err)
 	}
 	return &p, nil
-}
-
-// listsBySlug returns those of lists whose slug is in slugs.
-func listsBySlug(lists []*herald.List, slugs []string) []*herald.List {
-	var out []*herald.List
-	for _, l := range lists {
-		for _, s := range slugs {
-			if l.Slug == s {
-				out = append(out, l)
-				break
-			}
-		}
-	}
-	return out
-}
-
-func listIDs(lists []*herald.List) []int64 {
-	ids := make([]int64, len(lists))
-	for i, l := range lists {
-		ids[i] = l.ID
-	}
-	return ids
-}
-
-func subscriptionStatus(ctx context.Context, tx *Tx, subID, listID int64) (string, error) {
-	var st string
-	err := tx.queryRow(ctx, `SELECT status FROM subscriptions WHERE subscriber_id = ? AND list_id = ?`, subID, listID).Scan(&st)
-	if isNoRows(err) {
-		return "", nil
-	}
-	return st, err
-}
-
-// mcStatusSet queues what an operator's change of a subscription's status
-// means for Mailchimp.
-func mcStatusSet(ctx context.Context, tx *Tx, subID, listID int64, prev, next string, m Meta) error {
-	switch {
-	case prev == next:
-		return nil
-	case next == herald.StatusConfirmed:
-		return mcConfirmed(ctx, tx, subID, []int64{listID}, m)
-	case prev == herald.StatusConfirmed:
-		return mcUnsubscribed(ctx, tx, subID, []int64{listID}, m)
-	}
-	return nil
 }

@@ -1,9 +1,10 @@
-package sqlstore
+package mcstore
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"github.com/heraldhq/herald/internal/sqlstore"
 	"sort"
 	"strings"
 	"time"
@@ -29,17 +30,17 @@ type ExportMember struct {
 // ExportPage returns up to n subscriptions of a list in a status, with
 // subscriber ids above after, by id (keyset: memory stays flat whatever
 // the list's size).
-func (db *DB) ExportPage(ctx context.Context, listID int64, status string, after int64, n int) ([]ExportMember, error) {
+func (db *Store) ExportPage(ctx context.Context, listID int64, status string, after int64, n int) ([]ExportMember, error) {
 	var out []ExportMember
-	err := db.read(ctx, func(tx *Tx) error {
+	err := db.read(ctx, func(tx *sqlstore.Tx) error {
 		var slug string
-		if err := tx.queryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil {
-			if isNoRows(err) {
+		if err := tx.QueryRow(ctx, `SELECT slug FROM lists WHERE id = ?`, listID).Scan(&slug); err != nil {
+			if sqlstore.IsNoRows(err) {
 				return notFound("List")
 			}
 			return err
 		}
-		rows, err := tx.query(ctx, `SELECT sub.id, sub.email, sub.name, sub.attributes, s.unsubscribed_at, s.updated_at
+		rows, err := tx.Query(ctx, `SELECT sub.id, sub.email, sub.name, sub.attributes, s.unsubscribed_at, s.updated_at
 			FROM subscriptions s JOIN subscribers sub ON sub.id = s.subscriber_id
 			WHERE s.list_id = ? AND s.status = ? AND s.subscriber_id > ? ORDER BY s.subscriber_id LIMIT ?`, listID, status, after, n)
 		if err != nil {
@@ -79,11 +80,11 @@ func (db *DB) ExportPage(ctx context.Context, listID int64, status string, after
 			if d := metas[out[i].SubscriberID]; d != nil {
 				out[i].OptinIP, out[i].OptinAt, out[i].ConfirmIP, out[i].ConfirmAt = d.SignupIP, d.SignupAt, d.OptIP, d.OptAt
 			}
-			h := tx.db.SuppressionHash(strings.ToLower(out[i].Email))
+			h := tx.DB().SuppressionHash(strings.ToLower(out[i].Email))
 			hashes[i] = h
 			byHash[h] = i
 		}
-		rows, err = tx.query(ctx, `SELECT hash FROM suppressions WHERE hash IN (`+placeholders(len(hashes))+`)`, hashes...)
+		rows, err = tx.Query(ctx, `SELECT hash FROM suppressions WHERE hash IN (`+sqlstore.Placeholders(len(hashes))+`)`, hashes...)
 		if err != nil {
 			return err
 		}
@@ -102,13 +103,13 @@ func (db *DB) ExportPage(ctx context.Context, listID int64, status string, after
 
 // AttributeKeys returns the attribute names that the list's subscribers
 // (confirmed or unsubscribed) have, sorted: the extra columns of an export.
-func (db *DB) AttributeKeys(ctx context.Context, listID int64) ([]string, error) {
+func (db *Store) AttributeKeys(ctx context.Context, listID int64) ([]string, error) {
 	keys := map[string]bool{}
 	var after int64
 	for {
 		n := 0
-		err := db.read(ctx, func(tx *Tx) error {
-			rows, err := tx.query(ctx, `SELECT sub.id, sub.attributes FROM subscriptions s JOIN subscribers sub ON sub.id = s.subscriber_id
+		err := db.read(ctx, func(tx *sqlstore.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT sub.id, sub.attributes FROM subscriptions s JOIN subscribers sub ON sub.id = s.subscriber_id
 				WHERE s.list_id = ? AND s.subscriber_id > ? AND s.status IN ('confirmed', 'unsubscribed') ORDER BY s.subscriber_id LIMIT 5000`, listID, after)
 			if err != nil {
 				return err

@@ -1,4 +1,4 @@
-package sqlstore
+package mcstore
 
 // Mailchimp → Herald: applying webhook events. Mailchimp may deliver an
 // event more than once, late, and out of order, and it also reports the
@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlstore"
 )
 
 // MailchimpEvent is a parsed webhook, as the store needs it.
@@ -60,17 +61,17 @@ type MailchimpEventResult struct {
 const webhookEventRetention = 30 * 24 * time.Hour
 
 // ApplyMailchimpEvent applies one webhook event in one transaction.
-func (db *DB) ApplyMailchimpEvent(ctx context.Context, e MailchimpEvent) (*MailchimpEventResult, error) {
+func (db *Store) ApplyMailchimpEvent(ctx context.Context, e MailchimpEvent) (*MailchimpEventResult, error) {
 	var res *MailchimpEventResult
-	err := db.write(ctx, func(tx *Tx) (err error) {
-		res, err = applyMailchimpEvent(ctx, tx, e)
+	err := db.write(ctx, func(tx *sqlstore.Tx) (err error) {
+		res, err = db.applyEvent(ctx, tx, e)
 		return err
 	})
 	return res, err
 }
 
 type webhookApply struct {
-	tx    *Tx
+	tx    *sqlstore.Tx
 	e     MailchimpEvent
 	res   *MailchimpEventResult
 	links []*MailchimpLink
@@ -78,13 +79,13 @@ type webhookApply struct {
 	notes []string
 }
 
-func applyMailchimpEvent(ctx context.Context, tx *Tx, e MailchimpEvent) (*MailchimpEventResult, error) {
+func (db *Store) applyEvent(ctx context.Context, tx *sqlstore.Tx, e MailchimpEvent) (*MailchimpEventResult, error) {
 	res := &MailchimpEventResult{}
 	e.FiredAt = e.FiredAt.UTC()
-	if _, err := tx.exec(ctx, `DELETE FROM mailchimp_webhook_events WHERE created_at < ?`, tx.now.Add(-webhookEventRetention)); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM mailchimp_webhook_events WHERE created_at < ?`, tx.Now().Add(-webhookEventRetention)); err != nil {
 		return nil, err
 	}
-	ins, err := tx.exec(ctx, `INSERT INTO mailchimp_webhook_events (event_key, created_at) VALUES (?, ?) ON CONFLICT (event_key) DO NOTHING`, e.Key, tx.now)
+	ins, err := tx.Exec(ctx, `INSERT INTO mailchimp_webhook_events (event_key, created_at) VALUES (?, ?) ON CONFLICT (event_key) DO NOTHING`, e.Key, tx.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func applyMailchimpEvent(ctx context.Context, tx *Tx, e MailchimpEvent) (*Mailch
 		who = e.OldEmail
 	}
 	key := strings.ToLower(strings.TrimSpace(who))
-	mark := tx.db.mailchimpMemberKey(e.AudienceID, key)
+	mark := db.webhookMarkKey(e.AudienceID, key)
 	last, err := lockWebhookMark(ctx, tx, mark)
 	if err != nil {
 		return nil, err
@@ -117,8 +118,8 @@ func applyMailchimpEvent(ctx context.Context, tx *Tx, e MailchimpEvent) (*Mailch
 	}
 
 	var subID int64
-	err = tx.queryRow(ctx, `SELECT id FROM subscribers WHERE email_key = ?`, key).Scan(&subID)
-	if err != nil && !isNoRows(err) {
+	err = tx.QueryRow(ctx, `SELECT id FROM subscribers WHERE email_key = ?`, key).Scan(&subID)
+	if err != nil && !sqlstore.IsNoRows(err) {
 		return nil, err
 	}
 	switch e.Change {
@@ -142,7 +143,7 @@ func applyMailchimpEvent(ctx context.Context, tx *Tx, e MailchimpEvent) (*Mailch
 			return nil, err
 		}
 		if e.Change == "email" {
-			if err := setWebhookMark(ctx, tx, tx.db.mailchimpMemberKey(e.AudienceID, strings.ToLower(e.Email)), e.FiredAt); err != nil {
+			if err := setWebhookMark(ctx, tx, db.webhookMarkKey(e.AudienceID, strings.ToLower(e.Email)), e.FiredAt); err != nil {
 				return nil, err
 			}
 		}
@@ -163,21 +164,21 @@ func (w *webhookApply) note(format string, args ...any) {
 // lockWebhookMark returns the member's watermark, taking a row lock on
 // PostgreSQL (the UPDATE) so concurrent events for one member apply one
 // after the other.
-func lockWebhookMark(ctx context.Context, tx *Tx, mark string) (time.Time, error) {
+func lockWebhookMark(ctx context.Context, tx *sqlstore.Tx, mark string) (time.Time, error) {
 	epoch := time.Unix(0, 0).UTC()
-	if _, err := tx.exec(ctx, `INSERT INTO mailchimp_webhook_marks (member_key, fired_at) VALUES (?, ?) ON CONFLICT (member_key) DO NOTHING`, mark, epoch); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO mailchimp_webhook_marks (member_key, fired_at) VALUES (?, ?) ON CONFLICT (member_key) DO NOTHING`, mark, epoch); err != nil {
 		return time.Time{}, err
 	}
-	if _, err := tx.exec(ctx, `UPDATE mailchimp_webhook_marks SET fired_at = fired_at WHERE member_key = ?`, mark); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE mailchimp_webhook_marks SET fired_at = fired_at WHERE member_key = ?`, mark); err != nil {
 		return time.Time{}, err
 	}
 	var t time.Time
-	err := tx.queryRow(ctx, `SELECT fired_at FROM mailchimp_webhook_marks WHERE member_key = ?`, mark).Scan(&t)
+	err := tx.QueryRow(ctx, `SELECT fired_at FROM mailchimp_webhook_marks WHERE member_key = ?`, mark).Scan(&t)
 	return t.UTC(), err
 }
 
-func setWebhookMark(ctx context.Context, tx *Tx, mark string, t time.Time) error {
-	_, err := tx.exec(ctx, `INSERT INTO mailchimp_webhook_marks (member_key, fired_at) VALUES (?, ?)
+func setWebhookMark(ctx context.Context, tx *sqlstore.Tx, mark string, t time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO mailchimp_webhook_marks (member_key, fired_at) VALUES (?, ?)
 		ON CONFLICT (member_key) DO UPDATE SET fired_at = CASE WHEN excluded.fired_at > mailchimp_webhook_marks.fired_at
 			THEN excluded.fired_at ELSE mailchimp_webhook_marks.fired_at END`, mark, t)
 	return err
@@ -211,8 +212,8 @@ type subRow struct {
 
 func (w *webhookApply) subscription(ctx context.Context, subID, listID int64) (subRow, error) {
 	var r subRow
-	err := w.tx.queryRow(ctx, `SELECT status, updated_at FROM subscriptions WHERE subscriber_id = ? AND list_id = ?`, subID, listID).Scan(&r.status, &r.updatedAt)
-	if isNoRows(err) {
+	err := w.tx.QueryRow(ctx, `SELECT status, updated_at FROM subscriptions WHERE subscriber_id = ? AND list_id = ?`, subID, listID).Scan(&r.status, &r.updatedAt)
+	if sqlstore.IsNoRows(err) {
 		return r, nil
 	}
 	r.exists = err == nil
@@ -242,17 +243,11 @@ func (w *webhookApply) confirm(ctx context.Context, subID int64, k *MailchimpLin
 		return nil
 	}
 	at := w.later(cur.updatedAt)
-	refs := []ref{{"subscribers", subID}, {"lists", k.ListID}}
-	ok, err := insertRef(ctx, w.tx, "subscriptions", subscriptionCols[:6], subscriptionTypes[:6],
-		[]any{subID, k.ListID, herald.StatusConfirmed, w.tx.now, at, w.e.FiredAt}, `
-		ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = 'confirmed', updated_at = excluded.updated_at, confirmed_at = excluded.confirmed_at`,
-		refs...)
-	if err == nil && !ok {
-		err = refGone(refs...)
-	}
+	err = sqlstore.ConfirmSubscriptionAt(ctx, w.tx, subID, k.ListID, at, w.e.FiredAt)
 	if err != nil {
 		return err
 	}
+	w.tx.AppendEvent(herald.EventConfirmed, subID, k.ListID, herald.EventData{Actor: herald.ActorMailchimp, From: cur.status, To: herald.StatusConfirmed})
 	w.res.Changed = append(w.res.Changed, k.List)
 	return nil
 }
@@ -272,31 +267,13 @@ func (w *webhookApply) leave(ctx context.Context, subID int64, k *MailchimpLink)
 		w.note("%s: not applied: the subscription changed in Herald after Mailchimp fired the event", k.List)
 		return nil
 	}
-	if _, err := w.tx.exec(ctx, `UPDATE subscriptions SET status = 'unsubscribed', updated_at = ?, unsubscribed_at = ?
+	if _, err := w.tx.Exec(ctx, `UPDATE subscriptions SET status = 'unsubscribed', updated_at = ?, unsubscribed_at = ?
 		WHERE subscriber_id = ? AND list_id = ?`, w.later(cur.updatedAt), w.e.FiredAt, subID, k.ListID); err != nil {
 		return err
 	}
+	w.tx.AppendEvent(herald.EventUnsubscribed, subID, k.ListID, herald.EventData{Actor: herald.ActorMailchimp, From: cur.status, To: herald.StatusUnsubscribed})
 	w.res.Changed = append(w.res.Changed, k.List)
 	return nil
-}
-
-// suppression returns when the address was suppressed, if it is.
-func suppression(ctx context.Context, tx *Tx, emailKey string) (time.Time, bool, error) {
-	var t time.Time
-	err := tx.queryRow(ctx, `SELECT created_at FROM suppressions WHERE hash = ?`, tx.db.SuppressionHash(emailKey)).Scan(&t)
-	if isNoRows(err) {
-		return t, false, nil
-	}
-	return t.UTC(), err == nil, err
-}
-
-// liftSuppression takes an address off the suppression list: it signed up
-// and confirmed anew (here: through Mailchimp).
-func liftSuppression(ctx context.Context, tx *Tx, emailKey string) error {
-	if _, err := tx.exec(ctx, `DELETE FROM suppressions WHERE hash = ?`, tx.db.SuppressionHash(emailKey)); err != nil {
-		return err
-	}
-	return setSuppressedFlag(ctx, tx, emailKey, false)
 }
 
 func (w *webhookApply) subscribe(ctx context.Context, subID int64, key string) (int64, error) {
@@ -313,7 +290,7 @@ func (w *webhookApply) subscribe(ctx context.Context, subID int64, key string) (
 		w.note("no connected list is among the member's interests")
 		return subID, nil
 	}
-	supAt, sup, err := suppression(ctx, w.tx, key)
+	supAt, sup, err := sqlstore.Suppression(ctx, w.tx, key)
 	if err != nil {
 		return subID, err
 	}
@@ -329,14 +306,15 @@ func (w *webhookApply) subscribe(ctx context.Context, subID int64, key string) (
 			return 0, nil
 		}
 		name, _ := herald.CleanName(joinName(w.e.FirstName, w.e.LastName))
-		if err := w.tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
-			VALUES (?, ?, ?, '{}', ?, ?) RETURNING id`, email, key, name, w.tx.now, w.tx.now).Scan(&subID); err != nil {
-			return 0, w.tx.db.dialect.translate(err)
+		if err := w.tx.QueryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
+			VALUES (?, ?, ?, '{}', ?, ?) RETURNING id`, email, key, name, w.tx.Now(), w.tx.Now()).Scan(&subID); err != nil {
+			return 0, err
 		}
+		w.tx.AppendEvent(herald.EventCreated, subID, 0, herald.EventData{Actor: herald.ActorMailchimp})
 		w.note("new subscriber")
 	}
 	if sup {
-		if err := liftSuppression(ctx, w.tx, key); err != nil {
+		if err := sqlstore.LiftSuppression(ctx, w.tx, key); err != nil {
 			return subID, err
 		}
 		w.note("suppression lifted: the reader subscribed again through Mailchimp")
@@ -369,14 +347,14 @@ func (w *webhookApply) unsubscribe(ctx context.Context, subID int64, key string)
 	default:
 		return nil
 	}
-	if _, sup, err := suppression(ctx, w.tx, key); err != nil || sup {
+	if _, sup, err := sqlstore.Suppression(ctx, w.tx, key); err != nil || sup {
 		if sup {
 			w.note("already suppressed")
 		}
 		return err
 	}
 	w.note("address suppressed")
-	return suppress(ctx, w.tx, key, reason)
+	return sqlstore.SuppressAddress(ctx, w.tx, key, reason)
 }
 
 func (w *webhookApply) profile(ctx context.Context, subID int64) error {
@@ -386,11 +364,12 @@ func (w *webhookApply) profile(ctx context.Context, subID int64) error {
 	if w.e.HasName {
 		name, err := herald.CleanName(joinName(w.e.FirstName, w.e.LastName))
 		if err == nil {
-			res, err := w.tx.exec(ctx, `UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ? AND name <> ?`, name, w.tx.now, subID, name)
+			res, err := w.tx.Exec(ctx, `UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ? AND name <> ?`, name, w.tx.Now(), subID, name)
 			if err != nil {
 				return err
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
+				w.tx.AppendEvent(herald.EventProfileChanged, subID, 0, herald.EventData{Actor: herald.ActorMailchimp})
 				w.note("name changed")
 			}
 		}
@@ -423,27 +402,29 @@ func (w *webhookApply) email(ctx context.Context, subID int64) error {
 		return nil
 	}
 	var other int64
-	err = w.tx.queryRow(ctx, `SELECT id FROM subscribers WHERE email_key = ?`, key).Scan(&other)
+	err = w.tx.QueryRow(ctx, `SELECT id FROM subscribers WHERE email_key = ?`, key).Scan(&other)
 	switch {
 	case err == nil && other != subID:
 		w.note("not applied: another subscriber has the new address")
 		return nil
-	case err != nil && !isNoRows(err):
+	case err != nil && !sqlstore.IsNoRows(err):
 		return err
 	}
 	var oldKey string
-	if err := w.tx.queryRow(ctx, `SELECT email_key FROM subscribers WHERE id = ?`, subID).Scan(&oldKey); err != nil {
+	if err := w.tx.QueryRow(ctx, `SELECT email_key FROM subscribers WHERE id = ?`, subID).Scan(&oldKey); err != nil {
 		return err
 	}
-	if _, err := w.tx.exec(ctx, `UPDATE subscribers SET email = ?, email_key = ?, updated_at = ? WHERE id = ?`, email, key, w.tx.now, subID); err != nil {
+	w.tx.AppendEvent(herald.EventProfileChanged, subID, 0, herald.EventData{Actor: herald.ActorMailchimp,
+		AddressChanged: oldKey != key, OldAddressMD5: sqlstore.AddressMD5(oldKey)})
+	if _, err := w.tx.Exec(ctx, `UPDATE subscribers SET email = ?, email_key = ?, updated_at = ? WHERE id = ?`, email, key, w.tx.Now(), subID); err != nil {
 		return err
 	}
-	if _, err := w.tx.exec(ctx, `UPDATE outbox SET to_key = ? WHERE to_key = ?`, key, oldKey); err != nil {
+	if _, err := w.tx.Exec(ctx, `UPDATE outbox SET to_key = ? WHERE to_key = ?`, key, oldKey); err != nil {
 		return err
 	}
-	if _, sup, err := suppression(ctx, w.tx, key); err != nil {
+	if _, sup, err := sqlstore.Suppression(ctx, w.tx, key); err != nil {
 		return err
-	} else if err := setSuppressedFlag(ctx, w.tx, key, sup); err != nil {
+	} else if err := sqlstore.SetSuppressedFlag(ctx, w.tx, key, sup); err != nil {
 		return err
 	}
 	w.note("address changed")
@@ -495,7 +476,7 @@ func (w *webhookApply) record(ctx context.Context, subID int64) error {
 	if len(ip) > 64 {
 		ip = ""
 	}
-	return addConsent(ctx, w.tx, subID, kind, Meta{Actor: herald.ActorMailchimp, IP: ip, UserAgent: "Mailchimp webhook", Detail: b.String()}, lists, nil)
+	return sqlstore.AddConsent(ctx, w.tx, subID, kind, sqlstore.Meta{Actor: herald.ActorMailchimp, IP: ip, UserAgent: "Mailchimp webhook", Detail: b.String()}, lists, nil)
 }
 
 func joinName(first, last string) string {
