@@ -68,6 +68,10 @@ func (s *Server) signupOptions() sqlstore.SignupOptions {
 type listChoice struct {
 	Slug, Name, Description string
 	Checked, Pending        bool
+	// JoinsAtOnce and ConfirmByMail say what ticking an unticked list on
+	// the manage page does: a single opt-in list the reader never left
+	// joins at once; any other needs the confirmation mail.
+	JoinsAtOnce, ConfirmByMail bool
 }
 
 // listDisclosure is a list's own disclosure (lists connected to Mailchimp
@@ -580,10 +584,26 @@ func (s *Server) renderManage(w http.ResponseWriter, r *http.Request, subID int6
 		shown[x.List] = true
 		choices = append(choices, listChoice{Slug: x.List, Name: x.ListName, Checked: true, Pending: x.Status == herald.StatusPending})
 	}
+	// What joining does follows the store's rule (subscribeLists): a
+	// single opt-in list confirms at once unless the reader left it before
+	// or the address is suppressed; everything else asks for confirmation.
+	left := map[string]bool{}
+	for _, x := range sub.Subscriptions {
+		if x.Status == herald.StatusUnsubscribed {
+			left[x.List] = true
+		}
+	}
+	suppressed, err := s.DB.IsSuppressed(r.Context(), sub.Email)
+	if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
 	var joinable []*herald.List
 	for _, l := range public {
 		if !shown[l.Slug] {
-			choices = append(choices, listChoice{Slug: l.Slug, Name: l.Name, Description: l.Description})
+			atOnce := l.OptIn == herald.Single && !left[l.Slug] && !suppressed
+			choices = append(choices, listChoice{Slug: l.Slug, Name: l.Name, Description: l.Description, JoinsAtOnce: atOnce, ConfirmByMail: !atOnce})
 			joinable = append(joinable, l)
 		}
 	}
