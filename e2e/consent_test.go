@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/heraldhq/herald/internal/apptest"
+	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
 
 // manageLine returns the text of the manage page's checkbox line for a
@@ -63,5 +64,93 @@ func TestManagePageSaysWhatJoiningDoes(t *testing.T) {
 	sub = findSubscriber(t, in, "reader@example.com")
 	if sub.status("sport") != "confirmed" || sub.status("weekly") != "pending" {
 		t.Errorf("after joining: sport %s (want confirmed), weekly %s (want pending)", sub.status("sport"), sub.status("weekly"))
+	}
+}
+
+type disclosureView struct {
+	Version int    `json:"version"`
+	Text    string `json:"text"`
+	Hash    string `json:"hash"`
+}
+
+type consentView struct {
+	Kind              string `json:"kind"`
+	DisclosureVersion int    `json:"disclosure_version"`
+	DisclosureHash    string `json:"disclosure_hash"`
+}
+
+// TestDisclosureFollowsSettings (issue 14 item 8): the generated
+// disclosure names the publisher of HERALD_FROM, gets a new version when a
+// restart changes it, keeps readers' consent events on the version they
+// saw, and never replaces a disclosure the publisher wrote.
+func TestDisclosureFollowsSettings(t *testing.T) {
+	for name, dbURL := range storetest.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			start := func(from string) *apptest.Instance {
+				// --publisher-name "" leaves the name to HERALD_FROM.
+				return apptest.Start(t, apptest.Options{DatabaseURL: dbURL, Args: []string{"--publisher-name", "", "--from", from}})
+			}
+			current := func(in *apptest.Instance) disclosureView {
+				var d disclosureView
+				in.MustAPI(t, 200, "GET", "/disclosures/current", nil, &d)
+				return d
+			}
+			in := start("Herald <newsletter@localhost>")
+			d1 := current(in)
+			if d1.Version != 1 || !strings.HasPrefix(d1.Text, "Herald uses your email address") {
+				t.Fatalf("first start: %+v", d1)
+			}
+			in.MustAPI(t, 201, "POST", "/lists", map[string]any{"slug": "daily", "name": "Daily", "optin": "single"}, nil)
+			st, _ := postForm(t, in.URL+"/subscribe", map[string][]string{"email": {"early@example.com"}, "lists": {"daily"}})
+			if st != 200 {
+				t.Fatalf("signup: %d", st)
+			}
+			in.Stop()
+
+			in = start("The Daily Planet <news@planet.example>")
+			d2 := current(in)
+			if d2.Version != 2 || !strings.HasPrefix(d2.Text, "The Daily Planet uses your email address") ||
+				!strings.Contains(d2.Text, "The Daily Planet's own Herald server") || strings.Contains(d2.Text, "Herald's own") {
+				t.Fatalf("after a restart with another publisher: %+v", d2)
+			}
+			st, page := do(t, "GET", in.URL+"/subscribe", "", nil)
+			if st != 200 || !strings.Contains(page, "The Daily Planet uses your email address") {
+				t.Fatalf("the signup page does not show the new text (%d)", st)
+			}
+			// The same settings again: no new version.
+			in.Stop()
+			in = start("The Daily Planet <news@planet.example>")
+			if d := current(in); d.Version != 2 {
+				t.Fatalf("a restart with the same settings made version %d", d.Version)
+			}
+			st, _ = postForm(t, in.URL+"/subscribe", map[string][]string{"email": {"late@example.com"}, "lists": {"daily"}})
+			if st != 200 {
+				t.Fatalf("signup: %d", st)
+			}
+			// Each reader's ledger names the version and hash they saw.
+			for email, want := range map[string]disclosureView{"early@example.com": d1, "late@example.com": d2} {
+				var cs struct{ Data []consentView }
+				in.MustAPI(t, 200, "GET", "/subscribers/"+itoa(findSubscriber(t, in, email).ID)+"/consents", nil, &cs)
+				if len(cs.Data) == 0 || cs.Data[0].DisclosureVersion != want.Version || cs.Data[0].DisclosureHash != want.Hash {
+					t.Errorf("%s: consent events %+v, want version %d hash %s", email, cs.Data, want.Version, want.Hash)
+				}
+			}
+
+			// The publisher writes their own: restarts with other settings leave it.
+			var own disclosureView
+			in.MustAPI(t, 201, "POST", "/disclosures", map[string]any{"text": "Planet Media Ltd keeps your address to send you our newsletters."}, &own)
+			in.Stop()
+			in = start("Someone Else <news@else.example>")
+			if d := current(in); d.Version != own.Version || d.Text != own.Text {
+				t.Fatalf("a restart replaced the publisher's disclosure: %+v, want %+v", d, own)
+			}
+			var all struct{ Data []disclosureView }
+			in.MustAPI(t, 200, "GET", "/disclosures", nil, &all)
+			for _, d := range all.Data {
+				if strings.Contains(d.Text, "Someone Else") {
+					t.Fatalf("a version naming the new publisher was stored: %+v", d)
+				}
+			}
+		})
 	}
 }
