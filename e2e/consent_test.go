@@ -154,3 +154,64 @@ func TestDisclosureFollowsSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestTestSendLinks (issue 14 item 11): the links of a test send work —
+// rendered for a chosen subscriber, their name shows but the links open a
+// page that says they belong to a test and act on nobody; a test to an
+// address Herald does not know gets the same test links, not dead ones.
+func TestTestSendLinks(t *testing.T) {
+	smtpSrv := apptest.StartSMTP(t)
+	in := apptest.Start(t, apptest.Options{Args: []string{"--smtp-url", smtpSrv.URL(), "--from", "The Daily Planet <news@planet.example>"}})
+	in.MustAPI(t, 201, "POST", "/lists", map[string]any{"slug": "daily", "name": "The Daily Briefing"}, nil)
+	bo := addConfirmed(t, in, "bo@example.com", "Bo Th", "daily")
+	var c campaignView
+	in.MustAPI(t, 201, "POST", "/campaigns", map[string]any{"name": "Issue 7", "subject": "The news", "lists": []string{"daily"},
+		"body": "# Hello {{.Reader.FirstName | default \"reader\"}}\n\nThe news.\n"}, &c)
+	cid := itoa(c.ID)
+
+	// An unknown subscriber is a clear 422, not a queued job that fails.
+	var e struct {
+		Error struct{ Field string } `json:"error"`
+	}
+	in.MustAPI(t, 422, "POST", "/campaigns/"+cid+"/test", map[string]any{"emails": []string{"editor@example.com"}, "subscriber": 999999}, &e)
+	if e.Error.Field != "subscriber" {
+		t.Errorf("unknown subscriber: field %q", e.Error.Field)
+	}
+
+	in.MustAPI(t, 202, "POST", "/campaigns/"+cid+"/test", map[string]any{"emails": []string{"editor@example.com"}, "subscriber": bo}, nil)
+	in.MustAPI(t, 202, "POST", "/campaigns/"+cid+"/test", map[string]any{"emails": []string{"stranger@example.com"}}, nil)
+	apptest.Eventually(t, "the test messages", func() bool {
+		return len(smtpSrv.To("editor@example.com")) == 1 && len(smtpSrv.To("stranger@example.com")) == 1
+	})
+	ed := smtpSrv.To("editor@example.com")[0]
+	if !strings.Contains(ed.HTML(), "Hello Bo") || !strings.Contains(ed.Header("To"), "editor@example.com") {
+		t.Errorf("the test for a chosen reader is not rendered for them, to the editor: To %q\n%s", ed.Header("To"), ed.HTML())
+	}
+	for _, m := range []apptest.Message{ed, smtpSrv.To("stranger@example.com")[0]} {
+		if lu := m.Header("List-Unsubscribe"); !strings.Contains(lu, "/test-link/") {
+			t.Errorf("List-Unsubscribe %q is not a test link", lu)
+		}
+		// The footer's unsubscribe and preferences links, both test links.
+		if len(apptest.LinkAll(m.Text(), "/test-link/")) != 2 || strings.Contains(m.Text(), "/unsubscribe/") || strings.Contains(m.Text(), "/manage/") {
+			t.Fatalf("links of the test message:\n%s", m.Text())
+		}
+		for _, l := range apptest.LinkAll(m.Text(), "/test-link/") {
+			st, page := do(t, "GET", l, "", nil)
+			if st != 200 || !strings.Contains(page, "test send of the campaign “Issue 7”") || !strings.Contains(page, "nothing has been changed") {
+				t.Errorf("GET %s: %d\n%s", l, st, page)
+			}
+			st, _ = postForm(t, l, map[string][]string{"List-Unsubscribe": {"One-Click"}})
+			if st != 200 {
+				t.Errorf("one-click POST to a test link: %d", st)
+			}
+		}
+	}
+	if s := findSubscriber(t, in, "bo@example.com"); s.status("daily") != "confirmed" {
+		t.Fatalf("a test link acted on the reader: daily is %s", s.status("daily"))
+	}
+	// A forged or tampered test link is refused like any other.
+	st, _ := do(t, "GET", in.URL+"/test-link/AAAA", "", nil)
+	if st != 404 {
+		t.Errorf("forged test link: %d", st)
+	}
+}

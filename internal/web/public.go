@@ -44,6 +44,8 @@ func (s *Server) publicRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /manage/{token}", s.manage)
 	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
 	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
+	mux.HandleFunc("GET /test-link/{token}", s.testLink) // testlink.go
+	mux.HandleFunc("POST /test-link/{token}", s.testLink)
 	mux.HandleFunc("GET "+s.pages.cssPath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
