@@ -1,6 +1,12 @@
 package e2e_test
 
 import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -214,4 +220,92 @@ func TestTestSendLinks(t *testing.T) {
 	if st != 404 {
 		t.Errorf("forged test link: %d", st)
 	}
+}
+
+// TestGenericCSVImportInventsNoConsent (issue 14 item 9): a plain CSV is
+// refused as a Mailchimp export; imported as the generic format, its
+// readers are confirmed with an "imported without opt-in evidence" event,
+// "name" is the name (not an attribute), other columns are attributes, and
+// a later Mailchimp export shows no opt-in or confirmation time.
+func TestGenericCSVImportInventsNoConsent(t *testing.T) {
+	for name, dbURL := range storetest.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			in := apptest.Start(t, apptest.Options{DatabaseURL: dbURL})
+			in.MustAPI(t, 201, "POST", "/lists", map[string]any{"slug": "daily", "name": "Daily"}, nil)
+			plain := "email,name,city\nann@example.com,Ann Lee,Paris\n"
+			if st, body := uploadFile(t, in, "/lists/daily/import/mailchimp", "subscribed_members_export_1.csv", plain); st != 422 || !strings.Contains(body, "import/csv") {
+				t.Fatalf("a plain CSV as a Mailchimp export: %d %s", st, body)
+			}
+			if st, body := uploadFile(t, in, "/lists/daily/import/csv", "people.csv", plain); st != 200 || !strings.Contains(body, `"added":1`) {
+				t.Fatalf("generic import: %d %s", st, body)
+			}
+			var sub struct {
+				ID         int64
+				Name       string
+				Attributes map[string]any
+			}
+			var page struct{ Data []json.RawMessage }
+			in.MustAPI(t, 200, "GET", "/subscribers?email=ann@example.com", nil, &page)
+			if len(page.Data) != 1 {
+				t.Fatalf("subscriber: %d found", len(page.Data))
+			}
+			if err := json.Unmarshal(page.Data[0], &sub); err != nil {
+				t.Fatal(err)
+			}
+			if sub.Name != "Ann Lee" || sub.Attributes["city"] != "Paris" || sub.Attributes["name"] != nil {
+				t.Errorf("subscriber: %+v", sub)
+			}
+			if s := findSubscriber(t, in, "ann@example.com"); s.status("daily") != "confirmed" {
+				t.Errorf("status %q", s.status("daily"))
+			}
+			var cs struct {
+				Data []struct {
+					Kind   string `json:"kind"`
+					Actor  string `json:"actor"`
+					Detail string `json:"detail"`
+				}
+			}
+			in.MustAPI(t, 200, "GET", "/subscribers/"+itoa(sub.ID)+"/consents", nil, &cs)
+			if len(cs.Data) != 1 || cs.Data[0].Kind != "import" || !strings.HasPrefix(cs.Data[0].Detail, "imported without opt-in evidence") {
+				t.Errorf("ledger: %+v", cs.Data)
+			}
+			// The export: OPTIN_TIME and CONFIRM_TIME empty.
+			req, _ := http.NewRequest("GET", in.URL+"/api/v1/lists/daily/export/mailchimp?file=subscribed", nil)
+			req.Header.Set("Authorization", "Bearer "+in.Token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := csv.NewReader(res.Body).ReadAll()
+			res.Body.Close()
+			if err != nil || len(recs) != 2 {
+				t.Fatalf("export: %v %v", recs, err)
+			}
+			for i, h := range recs[0] {
+				if (h == "OPTIN_TIME" || h == "CONFIRM_TIME" || h == "OPTIN_IP" || h == "CONFIRM_IP") && recs[1][i] != "" {
+					t.Errorf("export has %s = %q for a reader imported without evidence", h, recs[1][i])
+				}
+			}
+		})
+	}
+}
+
+// uploadFile posts one file as multipart/form-data to an API route.
+func uploadFile(t *testing.T, in *apptest.Instance, path, name, content string) (int, string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	w, _ := mw.CreateFormFile("file", name)
+	w.Write([]byte(content))
+	mw.Close()
+	req, _ := http.NewRequest("POST", in.URL+"/api/v1"+path, &b)
+	req.Header.Set("Authorization", "Bearer "+in.Token)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body)
 }

@@ -26,10 +26,13 @@ import (
 )
 
 const mailchimpUsage = `Usage:
-  herald import mailchimp --list SLUG [--group "Column=Group:slug"]... FILE... [settings flags]
+  herald import mailchimp --list SLUG [--group "Column=Group:slug"]... [--dry-run] FILE... [settings flags]
       Import Mailchimp audience exports (the zip, or its subscribed, unsubscribed
       and cleaned CSV files) into a list. --group also subscribes the members of
-      an interest group (a column of the export) to another list.
+      an interest group (a column of the export) to another list. Each file must
+      have the columns "Email Address", OPTIN_TIME and CONFIRM_TIME of an export;
+      for a plain list of addresses use herald import csv. --dry-run prints the
+      column mapping, the row counts and the first problems, and writes nothing.
   herald export mailchimp --list SLUG [--out FILE.zip|-] [--status subscribed|unsubscribed|cleaned] [settings flags]
       Write a list in Mailchimp's audience export format: a zip of the three CSV
       files (default SLUG-mailchimp-export.zip), or with --status one CSV file
@@ -169,11 +172,15 @@ func printImport(w io.Writer, res *mcsync.ImportResult) {
 }
 
 func importMailchimp(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	dry, args, err := takeFlag(args, "dry-run") // import_csv.go
+	if err != nil {
+		return err
+	}
 	flags, cfgArgs, files, err := splitArgs(args, "list", "group")
 	if err != nil {
 		return err
 	}
-	opt := mcsync.ImportOptions{List: last(flags["list"])}
+	opt := mcsync.ImportOptions{Format: mcsync.FormatMailchimp, List: last(flags["list"]), DryRun: dry}
 	if opt.List == "" || len(files) == 0 {
 		fmt.Fprint(stderr, mailchimpUsage)
 		return errors.New("herald import mailchimp needs --list SLUG and at least one FILE")
@@ -185,44 +192,7 @@ func importMailchimp(ctx context.Context, args, environ []string, stdout, stderr
 		}
 		opt.Groups = append(opt.Groups, gm)
 	}
-	cfg, _, err := config.Load("import", cfgArgs, environ)
-	if err != nil {
-		return err
-	}
-	db, _, err := app.OpenDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	start := time.Now()
-	tty := isTerminal(stderr)
-	if tty {
-		opt.Progress = progressBar(stderr, start)
-	}
-	res, err := mcsync.Import(ctx, db, files, opt)
-	if tty {
-		fmt.Fprintln(stderr)
-	}
-	if res != nil {
-		for i, n := range res.Notices {
-			if i == 100 {
-				fmt.Fprintf(stderr, "… and %d more\n", res.NoticesTotal-100)
-				break
-			}
-			fmt.Fprintln(stderr, n.String())
-		}
-		printImport(stdout, res)
-	}
-	if err != nil {
-		if herald.ErrorCode(err) == herald.ENOTFOUND {
-			return fmt.Errorf("list %q: %s", opt.List, herald.ErrorMessage(err))
-		}
-		if herald.ErrorCode(err) != herald.EINTERNAL {
-			return errors.New(herald.ErrorMessage(err))
-		}
-		return err
-	}
-	return nil
+	return runImport(ctx, opt, files, cfgArgs, environ, stdout, stderr) // import_csv.go
 }
 
 func exportMailchimp(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {

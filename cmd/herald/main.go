@@ -38,7 +38,8 @@ Usage:
   herald serve [flags]              run the web server, API and background workers
   herald migrate [flags]            apply database migrations and exit
   herald token create NAME [flags]  create an API token and print it once
-  herald import mailchimp --list SLUG FILE...   import a Mailchimp audience export (zip or CSV files)
+  herald import mailchimp --list SLUG [--dry-run] FILE...   import a Mailchimp audience export (zip or CSV files)
+  herald import csv --list SLUG [--dry-run] FILE...         import a plain CSV of readers (email,name,…)
   herald export mailchimp --list SLUG           write a list in Mailchimp's export format
   herald bench import-mailchimp [--rows N]      time a generated import (rows/s, CPU, memory)
   herald version                    print the version
@@ -61,6 +62,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return dkimCommand(ctx, rest, environ, stdout, stderr) // dkim.go
 	case cmd == "bench" && len(rest) > 0 && rest[0] == "send":
 		return benchSend(ctx, rest[1:], environ, stdout, stderr) // bench_send.go
+	case cmd == "import" && len(rest) > 0 && rest[0] == "csv":
+		return importCSV(ctx, rest[1:], environ, stdout, stderr) // import_csv.go
 	}
 	switch cmd {
 	case "version", "--version", "-version":

@@ -59,6 +59,11 @@ type ImportRow struct {
 	ChangedAt  time.Time // LAST_CHANGED
 	StatusAt   time.Time // UNSUB_TIME or CLEAN_TIME
 	StatusNote string    // e.g. "unsubscribed at Mailchimp (reason: …)"
+	// NoEvidence, for a confirmed row without opt-in or confirmation
+	// times, is the consent event recorded instead (actor operator), e.g.
+	// "imported without opt-in evidence …" for the generic CSV format;
+	// "" records that Mailchimp had the member subscribed without times.
+	NoEvidence string
 
 	prep importPrep // what PrepareImport computed ahead of the writer
 }
@@ -615,10 +620,9 @@ func (b *importBatch) plan() {
 					b.notice(r, "%s unsubscribed from %s in Herald after the export's time: left unsubscribed", r.Email, b.slugs[lid])
 					continue
 				}
+				// No evidence, no time: a later export leaves CONFIRM_TIME
+				// empty rather than showing the import's time.
 				w.confirmedAt = r.prep.firstAt
-				if w.confirmedAt == nil {
-					w.confirmedAt = nowArg
-				}
 			default:
 				if has && cur.status == herald.StatusUnsubscribed {
 					continue
@@ -705,8 +709,12 @@ func (b *importBatch) planEvents(i int, r *ImportRow, lists any, newSub bool) {
 			b.events = append(b.events, eventWrite{row: i, at: p.confirmAt, actor: actorMailchimpArg, ip: p.confirmIP, lists: lists, detail: p.confirmDet})
 		}
 		if r.Status == herald.StatusConfirmed && p.firstAt == nil {
+			note := r.NoEvidence
+			if note == "" {
+				note = "subscribed at Mailchimp, without opt-in time in the export"
+			}
 			b.events = append(b.events, eventWrite{row: i, at: b.tx.timeArg(b.tx.now), actor: actorOperatorArg, ip: "", lists: lists,
-				detail: clip("subscribed at Mailchimp, without opt-in time in the export"+p.provenance, 1000)})
+				detail: clip(note+p.provenance, 1000)})
 		}
 	}
 	if r.Status != herald.StatusConfirmed {
