@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -272,6 +273,14 @@ func rusage() (cpu time.Duration, maxRSS int64) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss * 1024
 }
 
+// goMemory is the memory the Go runtime holds (heap, stacks, its own
+// structures; not SQLite's, which modernc.org/sqlite allocates itself).
+func goMemory() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64() - s[1].Value.Uint64())
+}
+
 // rss reads the current resident set size (Linux).
 func rss() int64 {
 	b, err := os.ReadFile("/proc/self/statm")
@@ -425,7 +434,7 @@ func benchImport(ctx context.Context, args, environ []string, stdout, stderr io.
 				mu.Lock()
 				peak = max(peak, r)
 				if el := time.Since(start); el >= next {
-					samples = append(samples, fmt.Sprintf("%.0fs:%dMB", el.Seconds(), r>>20))
+					samples = append(samples, fmt.Sprintf("%.0fs:%dMB(Go %dMB)", el.Seconds(), r>>20, goMemory()>>20))
 					next *= 2
 				}
 				mu.Unlock()
@@ -468,7 +477,7 @@ func benchImport(ctx context.Context, args, environ []string, stdout, stderr io.
 	fmt.Fprintf(stdout, "  CPU (machine)  %.2f s busy of %.2f s available (%d CPUs): every process, other people's included\n",
 		(sys1 - sys0).Seconds(), wall.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
 	mu.Lock()
-	fmt.Fprintf(stdout, "  memory         peak RSS %d MB (process lifetime), sampled while importing %s\n", maxRSS>>20, strings.Join(samples, " "))
+	fmt.Fprintf(stdout, "  memory         peak RSS %d MB (process lifetime), sampled while importing (RSS, and of it the Go runtime's) %s\n", maxRSS>>20, strings.Join(samples, " "))
 	mu.Unlock()
 	fmt.Fprintf(stdout, "  load average   %s before, %s after (%d CPUs)\n", load0, loadavg(), runtime.NumCPU())
 	fmt.Fprintf(stdout, "  counts         added %s, unsubscribed %s, suppressed %s, skipped %s (generated: %d subscribed, %d unsubscribed, %d cleaned, %d broken)\n",
