@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mcsync"
@@ -22,6 +23,9 @@ import (
 func (s *Server) apiImportCSV(w http.ResponseWriter, r *http.Request) error {
 	return s.apiImport(w, r, mcsync.FormatCSV)
 }
+
+// importDeadline bounds an import request (upload and import).
+const importDeadline = time.Hour
 
 // apiImport runs an import of uploaded files in a format. The parts are
 // streamed to temporary files (never held in memory), imported in
@@ -49,6 +53,11 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, format string
 		}
 		return herald.Errorf(herald.EUNSUPPORTED, "Upload the export as multipart/form-data: one or more \"file\" parts (the zip, or its CSV files) and optional \"group\" fields.")
 	}
+	// An upload of a large list takes longer than the server's read and
+	// write timeouts (30 s, 60 s) allow: this request gets an hour.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(importDeadline))
+	_ = rc.SetWriteDeadline(time.Now().Add(importDeadline))
 	limit := s.Mailchimp.MaxUpload
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	mr, err := r.MultipartReader()
