@@ -102,7 +102,7 @@ func benchImport(c *cli, rows int, keep, cpuprofile string) error {
 				mu.Lock()
 				peak = max(peak, r)
 				if el := time.Since(start); el >= next {
-					samples = append(samples, fmt.Sprintf("%.0fs:%dMB", el.Seconds(), r>>20))
+					samples = append(samples, fmt.Sprintf("%.0fs:%dMB(Go %dMB)", el.Seconds(), r>>20, goMemory()>>20))
 					next *= 2
 				}
 				mu.Unlock()
@@ -145,7 +145,7 @@ func benchImport(c *cli, rows int, keep, cpuprofile string) error {
 	fmt.Fprintf(stdout, "  CPU (machine)  %.2f s busy of %.2f s available (%d CPUs): every process, other people's included\n",
 		(sys1 - sys0).Seconds(), wall.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
 	mu.Lock()
-	fmt.Fprintf(stdout, "  memory         peak RSS %d MB (process lifetime), sampled while importing %s\n", maxRSS>>20, strings.Join(samples, " "))
+	fmt.Fprintf(stdout, "  memory         peak RSS %d MB (process lifetime), sampled while importing (RSS, and of it the Go runtime's) %s\n", maxRSS>>20, strings.Join(samples, " "))
 	mu.Unlock()
 	fmt.Fprintf(stdout, "  load average   %s before, %s after (%d CPUs)\n", load0, loadavg(), runtime.NumCPU())
 	fmt.Fprintf(stdout, "  counts         added %s, unsubscribed %s, suppressed %s, skipped %s (generated: %d subscribed, %d unsubscribed, %d cleaned, %d broken)\n",

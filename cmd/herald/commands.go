@@ -36,6 +36,8 @@ func init() {
 			settings: true, database: true, setup: dkimListCommand}, // dkim.go
 		{name: "import mailchimp", args: "FILE...", summary: "import Mailchimp audience exports (the zip, or its CSV files) into a list",
 			help: importMailchimpHelp, settings: true, database: true, setup: importMailchimpCommand}, // mailchimp_import.go
+		{name: "import csv", args: "FILE...", summary: "import a plain CSV of readers (email, name, attributes) into a list, without opt-in evidence",
+			help: importCSVHelp, settings: true, database: true, setup: importCSVCommand}, // import_csv.go
 		{name: "export mailchimp", summary: "write a list in Mailchimp's audience export format",
 			help: exportMailchimpHelp, settings: true, database: true, setup: exportMailchimpCommand}, // mailchimp_export.go
 		{name: "bounces parse", args: "FILE...", summary: "print what Herald reads in bounce and complaint messages, one JSON line per recipient (changes nothing)",

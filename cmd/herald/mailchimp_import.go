@@ -7,18 +7,17 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
-	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/mcsync"
-	"github.com/heraldhq/herald/internal/sqlstore"
 )
 
 const importMailchimpHelp = `Imports Mailchimp audience exports (the zip, or its subscribed, unsubscribed
 and cleaned CSV files) into the list --list names. --group (repeatable) also
 subscribes the members of an interest group (a column of the export) to
-another list: --group "Column=Group:slug".`
+another list: --group "Column=Group:slug". Each file must have the columns
+"Email Address", OPTIN_TIME and CONFIRM_TIME of a Mailchimp export; for a
+plain list of addresses use herald import csv. --dry-run prints the column
+mapping, the row counts and the first problems, and writes nothing.`
 
 // stringList is a flag that may be given several times.
 type stringList []string
@@ -30,6 +29,7 @@ func importMailchimpCommand(fs *flag.FlagSet) func(c *cli, args []string) error 
 	list := fs.String("list", "", "the `slug` of the list to import into (required)")
 	var groups stringList
 	fs.Var(&groups, "group", "`Column=Group:slug`: also subscribe that interest group's members to list slug (repeatable)")
+	dry := fs.Bool("dry-run", false, "print the column mapping, the row counts and the first problems; write nothing")
 	return func(c *cli, files []string) error {
 		if *list == "" {
 			return usagef("needs --list SLUG")
@@ -37,7 +37,7 @@ func importMailchimpCommand(fs *flag.FlagSet) func(c *cli, args []string) error 
 		if err := positional(files, 1, true, "the FILE(s) to import"); err != nil {
 			return err
 		}
-		opt := mcsync.ImportOptions{List: *list}
+		opt := mcsync.ImportOptions{Format: mcsync.FormatMailchimp, List: *list, DryRun: *dry}
 		for _, g := range groups {
 			gm, err := mcsync.ParseGroupMap(g)
 			if err != nil {
@@ -45,31 +45,7 @@ func importMailchimpCommand(fs *flag.FlagSet) func(c *cli, args []string) error 
 			}
 			opt.Groups = append(opt.Groups, gm)
 		}
-		return c.withDB(func(cfg *config.Config, db *sqlstore.DB) error {
-			start := time.Now()
-			tty := isTerminal(c.stderr)
-			if tty {
-				opt.Progress = progressBar(c.stderr, start)
-			}
-			res, err := mcsync.Import(c.ctx, db, files, opt)
-			if tty {
-				fmt.Fprintln(c.stderr)
-			}
-			if res != nil {
-				for i, n := range res.Notices {
-					if i == 100 {
-						fmt.Fprintf(c.stderr, "… and %d more\n", res.NoticesTotal-100)
-						break
-					}
-					fmt.Fprintln(c.stderr, n.String())
-				}
-				printImport(c.stdout, res)
-			}
-			if herald.ErrorCode(err) == herald.ENOTFOUND {
-				return fmt.Errorf("list %q: %s", opt.List, herald.ErrorMessage(err))
-			}
-			return plain(err)
-		})
+		return c.runImport(opt, files) // import_csv.go
 	}
 }
 

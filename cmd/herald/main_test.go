@@ -167,7 +167,7 @@ func TestOverviewListsEveryCommandAndFlag(t *testing.T) {
 			t.Errorf("overview lacks the usage line %q", line)
 		}
 	}
-	for _, s := range []string{"herald dkim list", "import mailchimp FILE... [--group COLUMN=GROUP:SLUG] --list SLUG",
+	for _, s := range []string{"herald dkim list", "import mailchimp FILE... [--dry-run] [--group COLUMN=GROUP:SLUG] --list SLUG", "import csv FILE... [--dry-run] --list SLUG",
 		"export mailchimp --list SLUG [--out FILE] [--status STATUS]", "herald bench send", "herald bench import-mailchimp",
 		"herald token list", "herald token revoke ID", "HERALD_DATABASE_URL", "./herald-data"} {
 		if !strings.Contains(r.stdout, s) {

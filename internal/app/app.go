@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/heraldhq/herald"
@@ -60,11 +61,29 @@ func OpenDB(ctx context.Context, cfg *config.Config) (*sqlstore.DB, []byte, erro
 	return db, secret, nil
 }
 
-// DefaultDisclosure is the first disclosure of a new installation.
+// DefaultDisclosure is the disclosure Herald generates from its settings
+// (the publisher's name: HERALD_PUBLISHER_NAME, else the display name of
+// HERALD_FROM). It is current until the publisher writes their own through
+// the API; while it is, a change of the settings makes a new version at the
+// next start (EnsureDisclosure).
 func DefaultDisclosure(publisher string) string {
 	return publisher + " uses your email address (and your name, if you give it) only to send you the newsletters you choose. " +
 		"Your details are kept on " + publisher + "'s own Herald server and are not passed to anyone else. " +
 		"We record when and where you signed up as proof of your consent. You can unsubscribe at any time with the link in every email."
+}
+
+// isDefaultDisclosure tells whether text is DefaultDisclosure of some
+// publisher name: how installations made before Herald recorded which
+// disclosure versions it generated tell theirs from a publisher's.
+func isDefaultDisclosure(text string) bool {
+	parts := strings.Split(DefaultDisclosure("\x00"), "\x00")
+	if len(parts) != 3 || !strings.HasPrefix(text, parts[0]) || !strings.HasSuffix(text, parts[2]) {
+		return false
+	}
+	// text = parts[0] + name + parts[1] + name + parts[2]
+	rest := text[len(parts[0]) : len(text)-len(parts[2])]
+	n := (len(rest) - len(parts[1])) / 2
+	return n > 0 && 2*n+len(parts[1]) == len(rest) && rest[n:n+len(parts[1])] == parts[1] && rest[:n] == rest[n+len(parts[1]):]
 }
 
 // New builds an App. Close releases what it holds.
@@ -74,9 +93,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, DB: db, Tokens: token.NewSigner(secret)}
-	if err := db.EnsureDisclosure(ctx, DefaultDisclosure(cfg.PublisherName)); err != nil {
+	d, created, err := db.EnsureDisclosure(ctx, DefaultDisclosure(cfg.PublisherName), isDefaultDisclosure)
+	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	if created && d.Version > 1 {
+		log.Info("the generated disclosure follows the settings: new version", "version", d.Version, "publisher", cfg.PublisherName)
 	}
 	if len(cfg.SMTPRelays) == 0 {
 		a.Transport = mail.NewOutbox(db)

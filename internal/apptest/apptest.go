@@ -230,6 +230,19 @@ func Link(text, substr string) string {
 	return ""
 }
 
+// LinkAll returns every distinct link in the text that contains substr.
+func LinkAll(text, substr string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range linkRE.FindAllString(text, -1) {
+		if strings.Contains(l, substr) && !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // SMTPServer is a real SMTP server (go-smtp) on a loopback port that keeps
 // every message it accepts. Fail, when set, decides an SMTP error for a
 // recipient (e.g. &smtp.SMTPError{Code: 451}).

@@ -532,3 +532,34 @@ func FuzzCSVReader(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckExport (issue 14 item 9): a Mailchimp import needs the columns
+// of an export; a plain "email,name" file, even named like an export file,
+// is refused with a pointer to the generic CSV format.
+func TestCheckExport(t *testing.T) {
+	for _, c := range []struct {
+		name, header string
+		ok           bool
+	}{
+		{"subscribed_members_export_1.csv", "email,name", false},
+		{"subscribed_members_export_1.csv", "Email Address,First Name,Last Name", false},
+		{"x.csv", "Email Address,OPTIN_TIME", false},
+		{"x.csv", "Email Address,First Name,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP", true},
+		{"x.csv", "email address,optin_time,confirm_time", true},
+	} {
+		r, err := NewCSVReader(strings.NewReader(c.header+"\n"), c.name)
+		if err != nil {
+			if c.ok {
+				t.Errorf("%s: %v", c.header, err)
+			}
+			continue
+		}
+		err = r.CheckExport()
+		if (err == nil) != c.ok {
+			t.Errorf("%s %q: CheckExport %v", c.name, c.header, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "herald import csv") {
+			t.Errorf("the refusal does not point to the generic format: %v", err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package sender
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -142,6 +143,13 @@ type Reader struct {
 	Email      string
 	Name       string
 	Attributes map[string]any
+	// TestLinks gives the message test links (TestURLs) instead of the
+	// reader's own: for test sends that go to someone else. A Reader
+	// without an ID always gets test links.
+	TestLinks bool
+	// To, when set, is the address the message goes to instead of Email
+	// (a test send rendered for a reader, to an editor).
+	To string
 }
 
 // ReaderFrom turns a claimed recipient into a Reader.
@@ -198,8 +206,10 @@ func (p *Prepared) URLs(subscriberID int64) (unsub, manage string) {
 // message builds the reader's message into bufs.out and returns it (valid
 // until the next use of bufs).
 func (p *Prepared) message(r *Reader, extra []mail.Header, subjectPrefix, msgID string, date time.Time, bufs *buffers) ([]byte, error) {
-	unsub, manage := p.cfg.BaseURL+"/unsubscribe/test", p.cfg.BaseURL+"/manage/test"
-	if r.ID != 0 {
+	var unsub, manage string
+	if r.ID == 0 || r.TestLinks {
+		unsub, manage = p.TestURLs(r.ID)
+	} else {
 		if bufs.unsub == nil {
 			bufs.unsub, bufs.manage = p.cfg.Tokens.Maker(token.Unsubscribe), p.cfg.Tokens.Maker(token.Manage)
 		}
@@ -224,7 +234,7 @@ func (p *Prepared) message(r *Reader, extra []mail.Header, subjectPrefix, msgID 
 	bufs.headers = append(bufs.headers, extra...)
 	m := mail.Message{
 		From:      p.from,
-		To:        []netmail.Address{{Name: r.Name, Address: r.Email}},
+		To:        []netmail.Address{{Name: r.Name, Address: cmp.Or(r.To, r.Email)}},
 		ReplyTo:   p.replyTo,
 		Subject:   subjectPrefix + p.Campaign.Subject,
 		Headers:   bufs.headers,
@@ -254,6 +264,20 @@ func (p *Prepared) Compose(r *Reader) ([]byte, error) {
 	return append([]byte(nil), b...), nil
 }
 
+// TestURLs are the unsubscribe and preferences links of test sends and
+// previews: signed test-link tokens that open a page saying what the link
+// would do for a real reader (GET /test-link/{token}), and that never act
+// on anyone, whoever the message was rendered for (subscriberID, 0 for a
+// sample reader).
+func (p *Prepared) TestURLs(subscriberID int64) (unsub, manage string) {
+	t := token.Token{Kind: token.TestLink, SubscriberID: subscriberID, CampaignID: p.Campaign.ID, Lists: p.Campaign.ListIDs}
+	t.Nonce = token.TestUnsubscribe
+	unsub = p.cfg.BaseURL + "/test-link/" + p.cfg.Tokens.Make(t)
+	t.Nonce = token.TestManage
+	manage = p.cfg.BaseURL + "/test-link/" + p.cfg.Tokens.Make(t)
+	return unsub, manage
+}
+
 // Preview is one rendered message, for editors.
 type Preview struct {
 	Subject   string `json:"subject"`
@@ -270,8 +294,8 @@ func (p *Prepared) Preview(r *Reader) (*Preview, error) {
 	if r == nil {
 		r = &Reader{Email: "reader@example.com", Name: "Sample Reader"}
 	}
-	unsub, manage := p.cfg.BaseURL+"/unsubscribe/preview", p.cfg.BaseURL+"/manage/preview"
-	if r.ID != 0 {
+	unsub, manage := p.TestURLs(r.ID)
+	if r.ID != 0 && !r.TestLinks {
 		unsub, manage = p.URLs(r.ID)
 	}
 	html, text, err := p.tpl.Preview(&render.Reader{ID: r.ID, Email: r.Email, Name: r.Name, Attributes: r.Attributes, UnsubscribeURL: unsub, ManageURL: manage})

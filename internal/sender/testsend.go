@@ -14,9 +14,18 @@ import (
 
 // SendTest is the job handler of sqlstore.JobCampaignTest: one test
 // message of a campaign, with "[Test] " before the subject, to one address.
-// When the address belongs to a subscriber the message is rendered with
-// their data and links (so the links work); otherwise with the address
-// alone. Test messages are not rate limited and not in the ledger.
+//
+//   - With a chosen subscriber (the job's SubscriberID), the message is
+//     rendered with their data, and its unsubscribe and preferences links
+//     are test links (Prepared.TestURLs): the mail goes to an editor, who
+//     must not get a link that acts on that reader.
+//   - Otherwise, when the address belongs to a subscriber, the message is
+//     rendered with their data and their own links, which work: the mail
+//     goes to them.
+//   - Otherwise it is rendered for the address alone, with test links.
+//
+// Test links open a page that says what the link would do and never act.
+// Test messages are not rate limited and not in the ledger.
 func (e *Engine) SendTest(ctx context.Context, job herald.Job) error {
 	var p sqlstore.CampaignTestJob
 	if err := json.Unmarshal(job.Payload, &p); err != nil {
@@ -36,7 +45,16 @@ func (e *Engine) SendTest(ctx context.Context, job herald.Job) error {
 		return err
 	}
 	rd := &Reader{Email: p.Email}
-	if s, err := e.DB.SubscriberByEmail(ctx, p.Email); err == nil {
+	if p.SubscriberID != 0 {
+		s, err := e.DB.GetSubscriber(ctx, p.SubscriberID)
+		if herald.ErrorCode(err) == herald.ENOTFOUND {
+			return queue.Permanent(fmt.Errorf("test of campaign %d: subscriber %d no longer exists", c.ID, p.SubscriberID))
+		} else if err != nil {
+			return err
+		}
+		// Their name and attributes, the test address, and test links.
+		rd = &Reader{ID: s.ID, Email: s.Email, Name: s.Name, Attributes: s.Attributes, TestLinks: true, To: p.Email}
+	} else if s, err := e.DB.SubscriberByEmail(ctx, p.Email); err == nil {
 		rd = &Reader{ID: s.ID, Email: s.Email, Name: s.Name, Attributes: s.Attributes}
 	}
 	msg, err := prep.message(rd, nil, "[Test] ", mail.NewMessageID(prep.domain), time.Now(), newBuffers())

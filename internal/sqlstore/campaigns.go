@@ -19,6 +19,8 @@ const JobCampaignTest = "campaign_test"
 type CampaignTestJob struct {
 	CampaignID int64  `json:"campaign_id"`
 	Email      string `json:"email"`
+	// SubscriberID, when set, is the reader the test is rendered for.
+	SubscriberID int64 `json:"subscriber_id,omitempty"`
 }
 
 const campaignColumns = `c.id, c.name, c.subject, c.from_addr, c.reply_to, c.format, c.body, c.layout, c.send_at, c.status,
@@ -625,14 +627,23 @@ func (db *DB) SetCampaignError(ctx context.Context, id int64, msg string) error 
 }
 
 // EnqueueCampaignTests queues one test message of the campaign per
-// address; the sender's job handler renders and sends them.
-func (db *DB) EnqueueCampaignTests(ctx context.Context, id int64, emails []string) error {
+// address; the sender's job handler renders and sends them. subscriberID,
+// when not 0, is the reader they are rendered for (it must exist).
+func (db *DB) EnqueueCampaignTests(ctx context.Context, id int64, emails []string, subscriberID int64) error {
 	return db.write(ctx, func(tx *Tx) error {
 		if _, err := getCampaign(ctx, tx, id); err != nil {
 			return err
 		}
+		if subscriberID != 0 {
+			if _, err := getSubscriberRow(ctx, tx, subscriberID); err != nil {
+				if herald.ErrorCode(err) == herald.ENOTFOUND {
+					return herald.FieldError("subscriber", "No subscriber with id %d.", subscriberID)
+				}
+				return err
+			}
+		}
 		for _, e := range emails {
-			if err := enqueue(ctx, tx, JobCampaignTest, CampaignTestJob{CampaignID: id, Email: e}, tx.now); err != nil {
+			if err := enqueue(ctx, tx, JobCampaignTest, CampaignTestJob{CampaignID: id, Email: e, SubscriberID: subscriberID}, tx.now); err != nil {
 				return err
 			}
 		}

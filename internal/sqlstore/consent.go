@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -143,16 +144,55 @@ func createDisclosure(ctx context.Context, tx *Tx, text string) (*herald.Disclos
 	return d, err
 }
 
-// EnsureDisclosure makes text the current disclosure when there is none yet.
-func (db *DB) EnsureDisclosure(ctx context.Context, text string) error {
-	return db.write(ctx, func(tx *Tx) error {
-		var n int
-		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM disclosures WHERE current`).Scan(&n); err != nil || n > 0 {
+// generatedDisclosureKey is the settings row naming the disclosure version
+// that Herald generated from its settings (rather than one a publisher
+// wrote through the API).
+const generatedDisclosureKey = "disclosure_generated_version"
+
+// EnsureDisclosure keeps the generated disclosure text current until the
+// publisher writes their own. With no disclosure yet, text becomes version
+// 1. While the current disclosure is one Herald generated, a different
+// text (the settings it is made from changed, e.g. the publisher's name)
+// becomes a new version, so consent events keep naming the version and
+// hash of the text each reader saw. Once a publisher-written disclosure is
+// current (CreateDisclosure), it is never replaced here.
+//
+// legacy tells whether a current disclosure stored before Herald recorded
+// which versions it generated is a generated one (nil: none is).
+func (db *DB) EnsureDisclosure(ctx context.Context, text string, legacy func(string) bool) (*herald.Disclosure, bool, error) {
+	var out *herald.Disclosure
+	created := false
+	err := db.write(ctx, func(tx *Tx) error {
+		cur, err := currentDisclosure(ctx, tx)
+		if err != nil && herald.ErrorCode(err) != herald.ENOTFOUND {
 			return err
 		}
-		_, err := createDisclosure(ctx, tx, text)
-		return err
+		if err == nil {
+			var gen sql.NullString
+			if err := tx.queryRow(ctx, `SELECT value FROM settings WHERE key = ?`, generatedDisclosureKey).Scan(&gen); err != nil && !isNoRows(err) {
+				return err
+			}
+			generated := gen.Valid && gen.String == strconv.Itoa(cur.Version)
+			if !gen.Valid && legacy != nil {
+				generated = legacy(cur.Text)
+			}
+			if !generated || cur.Hash == DisclosureHash(text) {
+				out = cur
+				return nil
+			}
+		}
+		d, err := createDisclosure(ctx, tx, text)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+			generatedDisclosureKey, strconv.Itoa(d.Version)); err != nil {
+			return err
+		}
+		out, created = d, true
+		return nil
 	})
+	return out, created, err
 }
 
 // CurrentDisclosure returns the disclosure shown at signup now.

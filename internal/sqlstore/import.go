@@ -191,18 +191,15 @@ func (n ImportNotice) String() string { return fmt.Sprintf("%s:%d: %s", n.File, 
 const ImportBatchSize = 5000
 
 // ImportBatchRows is a good number of rows for one ImportBatch on this
-// database. SQLite: every commit writes each page it changed to the WAL,
-// and the unique index on addresses, inserted into in no order, has a
-// changed page for nearly every row of a small batch; 20,000 rows write
-// about half as many pages per row as 5,000 (31k rows/s against 18k; the
-// writer is held about 0.7 s a batch, and memory is flat at about 430 MB
-// instead of 300). PostgreSQL: 10,000 rows (two writers) halve the
-// per-batch round trips and planning of 5,000 at about 220 MB.
+// database: ImportBatchSize on both. Bigger batches wrote fewer WAL pages
+// per row on SQLite (20,000 rows were once 31k rows/s against 18k for
+// 5,000, before batches were sorted by address and the writer freed of
+// everything but writing), but every batch in flight is held prepared in
+// memory: at 20,000 rows an import peaked at ~600 MB, at 5,000 it stays
+// under 150 MB, for ~40 % more CPU per row on SQLite (docs/mailchimp.md,
+// "Speed"; applying several batches in one transaction would win it back).
 func (db *DB) ImportBatchRows() int {
-	if db.dialect.name() == "sqlite" {
-		return 4 * ImportBatchSize
-	}
-	return 2 * ImportBatchSize
+	return ImportBatchSize
 }
 
 // maxParams keeps a statement below SQLite's limit of 32766 parameters
@@ -288,19 +285,34 @@ func (db *DB) ImportBatch(ctx context.Context, lists []*herald.List, rows []Impo
 	return counts, notices, err
 }
 
-// sortedByKey returns a copy of rows in address order (sorting indexes,
-// not the large rows themselves).
+// sortedByKey puts rows in address order, in place, and returns them: it
+// sorts indexes, then moves each large row once.
 func sortedByKey(rows []ImportRow) []ImportRow {
 	idx := make([]int32, len(rows))
 	for i := range idx {
 		idx[i] = int32(i)
 	}
 	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(rows[a].Key, rows[b].Key) })
-	out := make([]ImportRow, len(rows))
-	for i, j := range idx {
-		out[i] = rows[j]
+	// Permute in place, one cycle at a time (position i takes row idx[i]):
+	// a copy of the batch would double the memory it holds.
+	for i := range idx {
+		if idx[i] < 0 || int(idx[i]) == i {
+			continue
+		}
+		tmp := rows[i]
+		j := i
+		for {
+			k := int(idx[j])
+			idx[j] = -1
+			if k == i {
+				rows[j] = tmp
+				break
+			}
+			rows[j] = rows[k]
+			j = k
+		}
 	}
-	return out
+	return rows
 }
 
 type importBatch struct {
@@ -641,10 +653,9 @@ func (b *importBatch) plan() {
 					b.notice(r, "%s unsubscribed from %s in Herald after the export's time: left unsubscribed", r.Email, b.slugs[lid])
 					continue
 				}
+				// No evidence, no time: a later export leaves CONFIRM_TIME
+				// empty rather than showing the import's time.
 				w.confirmedAt = r.prep.firstAt
-				if w.confirmedAt == nil {
-					w.confirmedAt = nowArg
-				}
 			default:
 				if has && cur.status == herald.StatusUnsubscribed {
 					continue

@@ -2,6 +2,10 @@ package sqlstore
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -46,4 +50,30 @@ func FuzzAttributesJSON(f *testing.F) {
 			t.Fatalf("got %s, want %s", got, b)
 		}
 	})
+}
+
+// TestSortedByKeyInPlace: rows come out in address order, each row whole,
+// in the caller's array (no copy of the batch).
+func TestSortedByKeyInPlace(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 7, 1000} {
+		rows := make([]ImportRow, n)
+		for i := range rows {
+			k := fmt.Sprintf("%08d@example.com", r.IntN(1_000_000))
+			rows[i] = ImportRow{Key: k, Email: k, Line: i}
+		}
+		want := slices.Clone(rows)
+		slices.SortStableFunc(want, func(a, b ImportRow) int { return strings.Compare(a.Key, b.Key) })
+		got := sortedByKey(rows)
+		if n > 0 && &got[0] != &rows[0] {
+			t.Fatalf("n=%d: a copy", n)
+		}
+		seen := map[int]bool{}
+		for i := range got {
+			if got[i].Key != want[i].Key || got[i].Email != got[i].Key || seen[got[i].Line] {
+				t.Fatalf("n=%d: position %d has %+v, want key %s", n, i, got[i], want[i].Key)
+			}
+			seen[got[i].Line] = true
+		}
+	}
 }

@@ -23,6 +23,16 @@ const (
 	Confirm     byte = 'c'
 	Manage      byte = 'm'
 	Unsubscribe byte = 'u'
+	// TestLink is in the links of test sends: it opens a page that says
+	// what the link would do for a real reader, and never acts. Nonce says
+	// which link it stands for (TestUnsubscribe or TestManage).
+	TestLink byte = 't'
+)
+
+// Which link a TestLink token stands for (its Nonce).
+const (
+	TestUnsubscribe uint64 = 1
+	TestManage      uint64 = 2
 )
 
 const macLen = 16 // 128-bit tag
@@ -54,7 +64,7 @@ type Signer struct {
 // NewSigner derives per-kind keys from secret.
 func NewSigner(secret []byte) *Signer {
 	s := &Signer{keys: map[byte][]byte{}}
-	for _, k := range []byte{Confirm, Manage, Unsubscribe} {
+	for _, k := range []byte{Confirm, Manage, Unsubscribe, TestLink} {
 		m := hmac.New(sha256.New, secret)
 		m.Write([]byte("herald token v1 "))
 		m.Write([]byte{k})

@@ -55,6 +55,7 @@ func (s *Server) routes() []route {
 		{"DELETE", "/lists/{id}/mailchimp", s.apiDeleteListMailchimp},
 		{"POST", "/lists/{id}/mailchimp/sync", s.apiSyncListMailchimp},
 		{"POST", "/lists/{id}/import/mailchimp", s.apiImportMailchimp},
+		{"POST", "/lists/{id}/import/csv", s.apiImportCSV}, // api_import.go
 		{"GET", "/lists/{id}/export/mailchimp", s.apiExportMailchimp},
 		{"GET", "/campaigns", s.apiListCampaigns},
 		{"POST", "/campaigns", s.apiCreateCampaign},

@@ -193,17 +193,23 @@ const maxTestEmails = 20
 
 // apiTestCampaign queues a test message per address (202): the queue
 // sends them like all mail, and they show in the outbox when no SMTP
-// server is configured.
+// server is configured. "subscriber" renders them for that reader (their
+// name and attributes); their links are then test links (see
+// sender.SendTest), since the mail goes to someone else.
 func (s *Server) apiTestCampaign(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
 	var b struct {
-		Emails []string `json:"emails"`
+		Emails     []string `json:"emails"`
+		Subscriber int64    `json:"subscriber"`
 	}
 	if err := decodeJSON(w, r, 64<<10, &b); err != nil {
 		return err
+	}
+	if b.Subscriber < 0 {
+		return herald.FieldError("subscriber", "The subscriber is a subscriber's id.")
 	}
 	c, err := s.DB.GetCampaign(r.Context(), id)
 	if err != nil {
@@ -223,7 +229,7 @@ func (s *Server) apiTestCampaign(w http.ResponseWriter, r *http.Request) error {
 	if _, err := sender.Prepare(r.Context(), s.DB, s.senderConfig(), c); err != nil {
 		return err
 	}
-	if err := s.DB.EnqueueCampaignTests(r.Context(), id, emails); err != nil {
+	if err := s.DB.EnqueueCampaignTests(r.Context(), id, emails, b.Subscriber); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"queued": len(emails)})

@@ -2,12 +2,9 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -235,106 +232,9 @@ func (s *Server) apiSyncListMailchimp(w http.ResponseWriter, r *http.Request) er
 // apiImportMailchimp imports an uploaded Mailchimp audience export
 // (multipart/form-data: one or more "file" parts — the zip, or its
 // subscribed, unsubscribed and cleaned CSV files — and optional "group"
-// fields "Column=Group:slug"). Files are streamed to temporary files,
-// imported in batches, and removed.
+// fields "Column=Group:slug"); see apiImport (api_import.go).
 func (s *Server) apiImportMailchimp(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	l, err := s.DB.GetList(ctx, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "multipart/form-data" {
-		return herald.Errorf(herald.EUNSUPPORTED, "Upload the export as multipart/form-data: one or more \"file\" parts (the zip, or its CSV files) and optional \"group\" fields.")
-	}
-	limit := s.Mailchimp.MaxUpload
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return herald.Errorf(herald.EBADREQUEST, "The upload could not be read: %v.", err)
-	}
-	dir, err := os.MkdirTemp("", "herald-import-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	var paths []string
-	opt := mcsync.ImportOptions{List: l.Slug, MaxNotices: 1000}
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return herald.Errorf(herald.ETOOLARGE, "The upload is larger than %d bytes.", limit)
-			}
-			return herald.Errorf(herald.EBADREQUEST, "The upload could not be read: %v.", err)
-		}
-		switch p.FormName() {
-		case "file", "files", "files[]":
-			name := filepath.Base(p.FileName())
-			if name == "." || name == "/" || name == "" {
-				name = "upload.csv"
-			}
-			path := filepath.Join(dir, fmt.Sprintf("%02d-%s", len(paths), name))
-			if err := saveUpload(path, p); err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					return herald.Errorf(herald.ETOOLARGE, "The upload is larger than %d bytes.", limit)
-				}
-				return herald.Errorf(herald.EBADREQUEST, "The upload could not be read: %v.", err)
-			}
-			paths = append(paths, path)
-		case "group":
-			v, err := io.ReadAll(io.LimitReader(p, 1024))
-			if err != nil {
-				return herald.Errorf(herald.EBADREQUEST, "The upload could not be read: %v.", err)
-			}
-			g, err := mcsync.ParseGroupMap(string(v))
-			if err != nil {
-				return herald.FieldError("group", "%s", err.Error())
-			}
-			opt.Groups = append(opt.Groups, g)
-		default:
-			return herald.FieldError(p.FormName(), "Unknown form field %q: send \"file\" parts and \"group\" fields.", p.FormName())
-		}
-	}
-	if len(paths) == 0 {
-		return herald.FieldError("file", "Upload at least one file: Mailchimp's export zip, or its subscribed, unsubscribed or cleaned CSV files.")
-	}
-	res, err := mcsync.Import(ctx, s.DB, paths, opt)
-	if err != nil {
-		if herald.ErrorCode(err) != herald.EINTERNAL {
-			return err
-		}
-		if res == nil || !strings.HasPrefix(err.Error(), "writing to the database") {
-			// The files themselves are wrong (no email column, a broken zip).
-			return herald.FieldError("file", "%s", strings.TrimPrefix(err.Error(), "mailchimp: "))
-		}
-		return err
-	}
-	// Upload names, not temporary paths.
-	prefix := regexpPrefix(dir)
-	for i := range res.Files {
-		res.Files[i] = prefix(res.Files[i])
-	}
-	for i := range res.Notices {
-		res.Notices[i].File = prefix(res.Notices[i].File)
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
-}
-
-// regexpPrefix strips the "NN-" that keeps uploads with the same name apart.
-func regexpPrefix(string) func(string) string {
-	return func(name string) string {
-		if len(name) > 3 && name[0] >= '0' && name[0] <= '9' && name[1] >= '0' && name[1] <= '9' && name[2] == '-' {
-			return name[3:]
-		}
-		return name
-	}
+	return s.apiImport(w, r, mcsync.FormatMailchimp)
 }
 
 func saveUpload(path string, src io.Reader) error {

@@ -1055,6 +1055,7 @@ func TestOpenAPIServer(t *testing.T) {
 		do("GET", "/lists", "/lists", nil, 200)
 
 		mailchimpConformance(t, c) // openapi_mailchimp_test.go
+		importConformance(t, c)    // openapi_import_test.go
 		campaignsConformance(t, c) // openapi_campaigns_test.go
 		tokensConformance(t, c)    // openapi_tokens_test.go
 	})

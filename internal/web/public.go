@@ -45,6 +45,8 @@ func (s *Server) publicRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /manage/{token}", s.manage)
 	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
 	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
+	mux.HandleFunc("GET /test-link/{token}", s.testLink) // testlink.go
+	mux.HandleFunc("POST /test-link/{token}", s.testLink)
 	mux.HandleFunc("GET "+s.pages.cssPath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
@@ -69,6 +71,10 @@ func (s *Server) signupOptions() sqlstore.SignupOptions {
 type listChoice struct {
 	Slug, Name, Description string
 	Checked, Pending        bool
+	// JoinsAtOnce and ConfirmByMail say what ticking an unticked list on
+	// the manage page does: a single opt-in list the reader never left
+	// joins at once; any other needs the confirmation mail.
+	JoinsAtOnce, ConfirmByMail bool
 }
 
 // listDisclosure is a list's own disclosure (lists connected to Mailchimp
@@ -589,10 +595,26 @@ func (s *Server) renderManage(w http.ResponseWriter, r *http.Request, subID int6
 		shown[x.List] = true
 		choices = append(choices, listChoice{Slug: x.List, Name: x.ListName, Checked: true, Pending: x.Status == herald.StatusPending})
 	}
+	// What joining does follows the store's rule (subscribeLists): a
+	// single opt-in list confirms at once unless the reader left it before
+	// or the address is suppressed; everything else asks for confirmation.
+	left := map[string]bool{}
+	for _, x := range sub.Subscriptions {
+		if x.Status == herald.StatusUnsubscribed {
+			left[x.List] = true
+		}
+	}
+	suppressed, err := s.DB.IsSuppressed(r.Context(), sub.Email)
+	if err != nil {
+		s.logIfInternal(r, err)
+		s.message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
 	var joinable []*herald.List
 	for _, l := range public {
 		if !shown[l.Slug] {
-			choices = append(choices, listChoice{Slug: l.Slug, Name: l.Name, Description: l.Description})
+			atOnce := l.OptIn == herald.Single && !left[l.Slug] && !suppressed
+			choices = append(choices, listChoice{Slug: l.Slug, Name: l.Name, Description: l.Description, JoinsAtOnce: atOnce, ConfirmByMail: !atOnce})
 			joinable = append(joinable, l)
 		}
 	}

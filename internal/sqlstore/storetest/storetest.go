@@ -50,7 +50,7 @@ func Open(tb testing.TB, dbURL string) *sqlstore.DB {
 		tb.Fatal(err)
 	}
 	db.SetSecret([]byte("test secret, at least 32 bytes long"))
-	if err := db.EnsureDisclosure(ctx, "Test disclosure: your address is processed by the publisher."); err != nil {
+	if _, _, err := db.EnsureDisclosure(ctx, "Test disclosure: your address is processed by the publisher.", nil); err != nil {
 		tb.Fatal(err)
 	}
 	return db
