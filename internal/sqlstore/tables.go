@@ -57,4 +57,3 @@ func (db *DB) TableCounts(ctx context.Context) (map[string]int64, error) {
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
