@@ -1,0 +1,126 @@
+package sqlstore_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlstore"
+	"github.com/heraldhq/herald/internal/sqlstore/storetest"
+)
+
+// TestCopyToPostgres copies a SQLite installation with 100,000 readers,
+// a consent ledger, a campaign, jobs and settings into PostgreSQL: every
+// table arrives with its exact row count, values keep their meaning
+// across the type changes, new rows get new ids, and a second copy into
+// the now full target is refused.
+func TestCopyToPostgres(t *testing.T) {
+	pg := os.Getenv("HERALD_TEST_POSTGRES_URL")
+	if pg == "" {
+		t.Skip("HERALD_TEST_POSTGRES_URL is not set")
+	}
+	ctx := context.Background()
+	src := storetest.Open(t, storetest.URLs(t)["sqlite"])
+	secret, err := src.Secret(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []*herald.List{{Slug: "daily", Name: "Daily"}, {Slug: "sport", Name: "Sport", OptIn: "single"}} {
+		if err := src.CreateList(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const readers = 100_000
+	if err := src.SeedSubscribers(ctx, "daily", readers, "reader"); err != nil {
+		t.Fatal(err)
+	}
+	opt := sqlstore.SignupOptions{ConfirmWindow: time.Hour, ConfirmTTL: 24 * time.Hour}
+	for _, e := range []string{"ann@example.com", "bob@example.com"} {
+		if _, err := src.Signup(ctx, herald.SignupRequest{Email: e, Name: "Zoë “quoted”", Lists: []string{"daily", "sport"}, IP: "192.0.2.1"}, opt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := src.Suppress(ctx, "gone@example.com", "bounce"); err != nil {
+		t.Fatal(err)
+	}
+	c := &herald.Campaign{Name: "Issue 1", Subject: "News", Body: "Hello", Lists: []string{"daily"}}
+	if err := src.CreateCampaign(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	srcCounts, err := src.TableCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	target := storetest.PostgresSchema(t, pg)
+	dst, err := sqlstore.Open(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	start := time.Now()
+	var lastTable string
+	var progressCalls int
+	res, err := sqlstore.CopyToPostgres(ctx, src, dst, func(p sqlstore.CopyProgress) {
+		progressCalls++
+		if p.Done {
+			lastTable = p.Table
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("copied %d readers (%d tables) in %s (2 shared cores, noisy), %d progress calls", readers, len(res), time.Since(start), progressCalls)
+	if lastTable == "" {
+		t.Fatal("no progress reported")
+	}
+	dstCounts, err := dst.TableCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, n := range srcCounts {
+		if table == "schema_migrations" {
+			continue
+		}
+		if dstCounts[table] != n {
+			t.Errorf("%s: %d rows in SQLite, %d in PostgreSQL", table, n, dstCounts[table])
+		}
+	}
+	if dstCounts["subscribers"] != readers+2 {
+		t.Errorf("subscribers in PostgreSQL: %d", dstCounts["subscribers"])
+	}
+
+	// The secret came along; booleans, timestamps and text kept their values.
+	dst.SetSecret(secret)
+	if got, err := dst.Secret(ctx); err != nil || string(got) != string(secret) {
+		t.Fatalf("secret in PostgreSQL %q, %v; want SQLite's %q", got, err, secret)
+	}
+	for _, db := range []*sqlstore.DB{src, dst} {
+		s, err := db.SubscriberByEmail(ctx, "ann@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Name != "Zoë “quoted”" || s.CreatedAt.IsZero() {
+			t.Errorf("%s: ann is %+v", db.Dialect(), s)
+		}
+	}
+	// New rows get new ids after the copied ones.
+	l := &herald.List{Slug: "weekly", Name: "Weekly"}
+	if err := dst.CreateList(ctx, l); err != nil {
+		t.Fatalf("a new list after the copy: %v", err)
+	}
+	if l.ID != 3 {
+		t.Errorf("the new list's id is %d, want 3 (after the two copied)", l.ID)
+	}
+
+	// The target now holds data: a second copy is refused and changes nothing.
+	if _, err := sqlstore.CopyToPostgres(ctx, src, dst, nil); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("copy into a full target: %v", err)
+	}
+	if n, _ := dst.TableCounts(ctx); n["subscribers"] != readers+2 {
+		t.Fatalf("after the refused copy: %d subscribers", n["subscribers"])
+	}
+}
