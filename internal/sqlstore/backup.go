@@ -20,6 +20,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // BackupResult describes a finished backup.
@@ -92,6 +95,10 @@ func (db *DB) Backup(ctx context.Context, path string, progress func(written int
 	close(stop)
 	<-watched
 	if err != nil {
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_FULL {
+			return nil, fmt.Errorf("the disk holding %s is full: the backup needs about as much space as the database; nothing was left behind and the running service is unaffected (%w)", dir, err)
+		}
 		return nil, fmt.Errorf("writing the backup in %s: %w (nothing was left behind; the running service is unaffected)", dir, err)
 	}
 	if err := syncFile(tmpName); err != nil {

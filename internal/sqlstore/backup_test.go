@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -188,5 +189,50 @@ func TestBackupBadInput(t *testing.T) {
 		if _, err := os.Stat(dst); err == nil {
 			t.Errorf("Restore(%s) left %s", filepath.Base(tc.path), dst)
 		}
+	}
+}
+
+// mountTmpfs mounts a tmpfs of the given size with the given options, for
+// the duration of the test; it skips the test where mounting is not
+// allowed (it needs root).
+func mountTmpfs(t *testing.T, opts string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v: %s)", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	return dir
+}
+
+// TestBackupFullOrReadOnlyDisk: a backup onto a disk that fills up, or
+// onto a read-only one, fails with a clear error, leaves no file and
+// leaves the database working.
+func TestBackupFullOrReadOnlyDisk(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t, storetest.URLs(t)["sqlite"])
+	if err := db.CreateList(ctx, &herald.List{Slug: "daily", Name: "Daily"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SeedSubscribers(ctx, "daily", 5000, "reader"); err != nil {
+		t.Fatal(err)
+	}
+	full := mountTmpfs(t, "size=256k")
+	readOnly := mountTmpfs(t, "size=256k,ro")
+	for _, tc := range []struct{ dir, want string }{
+		{full, "is full: the backup needs"},
+		{readOnly, "cannot write in"},
+	} {
+		_, err := db.Backup(ctx, filepath.Join(tc.dir, "backup.db"), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("backup into %s: %v, want an error containing %q", tc.dir, err, tc.want)
+		}
+		t.Log(err)
+		if entries, _ := os.ReadDir(tc.dir); len(entries) != 0 {
+			t.Errorf("left in %s: %v", tc.dir, entries)
+		}
+	}
+	if err := db.SeedSubscribers(ctx, "daily", 10, "after"); err != nil {
+		t.Fatalf("the database after the failed backups: %v", err)
 	}
 }
