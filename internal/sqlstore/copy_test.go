@@ -2,7 +2,10 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +26,8 @@ func TestCopyToPostgres(t *testing.T) {
 		t.Skip("HERALD_TEST_POSTGRES_URL is not set")
 	}
 	ctx := context.Background()
-	src := storetest.Open(t, storetest.URLs(t)["sqlite"])
+	srcURL := storetest.URLs(t)["sqlite"]
+	src := storetest.Open(t, srcURL)
 	secret, err := src.Secret(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +97,25 @@ func TestCopyToPostgres(t *testing.T) {
 		t.Errorf("subscribers in PostgreSQL: %d", dstCounts["subscribers"])
 	}
 
+	// Every row of every table arrived with the same values.
+	for table := range srcCounts {
+		if table == "schema_migrations" {
+			continue
+		}
+		a := tableRows(t, "sqlite", "file:"+strings.TrimPrefix(srcURL, "sqlite:")+"?mode=ro", table)
+		b := tableRows(t, "pgx", target, table)
+		if len(a) != len(b) {
+			t.Errorf("%s: %d rows in SQLite, %d in PostgreSQL", table, len(a), len(b))
+			continue
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Errorf("%s: a row differs:\n  SQLite:     %s\n  PostgreSQL: %s", table, a[i], b[i])
+				break
+			}
+		}
+	}
+
 	// The secret came along; booleans, timestamps and text kept their values.
 	dst.SetSecret(secret)
 	if got, err := dst.Secret(ctx); err != nil || string(got) != string(secret) {
@@ -123,4 +146,64 @@ func TestCopyToPostgres(t *testing.T) {
 	if n, _ := dst.TableCounts(ctx); n["subscribers"] != readers+2 {
 		t.Fatalf("after the refused copy: %d subscribers", n["subscribers"])
 	}
+}
+
+// tableRows returns every row of table as a line of normalised values
+// (columns by name; times in UTC; booleans as 1 and 0), sorted.
+func tableRows(t *testing.T, driver, dsn, table string) []string {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT * FROM "` + table + `"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	order := make([]int, len(cols))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(i, j int) bool { return cols[order[i]] < cols[order[j]] })
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []string
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, i := range order {
+			b.WriteString(cols[i] + "=")
+			switch v := vals[i].(type) {
+			case nil:
+				b.WriteString("NULL")
+			case time.Time:
+				b.WriteString(v.UTC().Format(time.RFC3339Nano))
+			case bool:
+				if v {
+					b.WriteString(`"1"`)
+				} else {
+					b.WriteString(`"0"`)
+				}
+			case []byte:
+				b.WriteString(fmt.Sprintf("%q", v))
+			default:
+				b.WriteString(fmt.Sprintf("%q", fmt.Sprint(v)))
+			}
+			b.WriteString(" ")
+		}
+		out = append(out, b.String())
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
 }
