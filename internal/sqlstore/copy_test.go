@@ -207,3 +207,42 @@ func tableRows(t *testing.T, driver, dsn, table string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestCopyToPostgresRefuses: a target at another schema version, or with
+// tables that are not Herald's, is refused before anything is copied.
+func TestCopyToPostgresRefuses(t *testing.T) {
+	pg := os.Getenv("HERALD_TEST_POSTGRES_URL")
+	if pg == "" {
+		t.Skip("HERALD_TEST_POSTGRES_URL is not set")
+	}
+	ctx := context.Background()
+	src := storetest.Open(t, storetest.URLs(t)["sqlite"])
+	for _, tc := range []struct {
+		name, setup, want string
+	}{
+		{"older schema", `DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`, "schema version"},
+		{"someone else's tables", `DROP TABLE schema_migrations; CREATE TABLE orders (id INTEGER)`, "no Herald schema_migrations"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := storetest.PostgresSchema(t, pg)
+			dst := storetest.Open(t, target)
+			if _, err := dst.Secret(ctx); err != nil { // a used installation...
+				t.Fatal(err)
+			}
+			raw, err := sql.Open("pgx", target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			if _, err := raw.Exec(`DELETE FROM settings`); err != nil { // ...emptied, but not of its schema
+				t.Fatal(err)
+			}
+			if _, err := raw.Exec(tc.setup); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sqlstore.CopyToPostgres(ctx, src, dst, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("copy: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
