@@ -49,7 +49,7 @@ func init() {
 		{name: "restore", args: "PATH", summary: "put a backup in place at the database location, which must be empty",
 			help: restoreHelp, settings: true, setup: restoreCommand}, // backup.go
 		{name: "migrate-to", args: "URL", summary: "copy this SQLite installation into an empty PostgreSQL database (postgres://…)",
-			help: migrateToHelp, settings: true, database: true, setup: migrateToCommand}, // migrateto.go
+			help: migrateToHelp, settings: true, setup: migrateToCommand}, // migrateto.go
 		{name: "version", summary: "print the version", setup: versionCommand},
 		{name: "help", args: "[COMMAND]", summary: "show this overview and the settings, or one command's usage (as COMMAND --help does)",
 			setup: helpCommand},

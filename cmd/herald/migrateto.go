@@ -37,6 +37,11 @@ func migrateToCommand(fs *flag.FlagSet) func(c *cli, args []string) error {
 		if _, ok := app.SQLitePath(cfg.DatabaseURL); !ok {
 			return fmt.Errorf("the configured database %s is not SQLite: migrate-to copies a SQLite installation", app.DatabaseLocation(cfg.DatabaseURL))
 		}
+		if exists, err := databaseExists(c.ctx, cfg.DatabaseURL); err != nil {
+			return fmt.Errorf("database %s: %w", app.DatabaseLocation(cfg.DatabaseURL), err)
+		} else if !exists {
+			return fmt.Errorf("there is no Herald database at %s to copy: run from the directory that holds it, or set HERALD_DATABASE_URL or --database-url", app.DatabaseLocation(cfg.DatabaseURL))
+		}
 		return c.withDB(func(cfg *config.Config, src *sqlstore.DB) error {
 			dst, err := sqlstore.Open(c.ctx, target)
 			if err != nil {

@@ -19,6 +19,7 @@ func TestMigrateToCommand(t *testing.T) {
 		{[]string{"migrate-to"}, 2, "missing the target's URL"},
 		{[]string{"migrate-to", "mysql://db/herald"}, 2, "must be a PostgreSQL URL"},
 		{[]string{"migrate-to", "postgres://x@127.0.0.1:1/h", "--database-url", "postgres://y@127.0.0.1:1/h"}, 1, "is not SQLite"},
+		{[]string{"migrate-to", "postgres://x@127.0.0.1:1/h"}, 1, "no Herald database at"},
 	} {
 		env, _ := newDir(t)
 		r := runCLI(t, env, tc.args...)
