@@ -28,6 +28,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 		{[]string{"backup"}, "missing the backup's PATH"},
 		{[]string{"backup", filepath.Join(dir, "x.db"), "--database-url", "postgres://herald@127.0.0.1:1/herald"}, "use pg_dump"},
 		{[]string{"restore", backup}, "already holds a Herald database"},
+		{[]string{"restore", backup, "--database-url", "postgres://herald@127.0.0.1:1/herald"}, "use pg_restore"},
 		{[]string{"restore", filepath.Join(dir, "nothing.db"), "--database-url", "sqlite:" + filepath.Join(t.TempDir(), "h.db")}, "no such file"},
 	} {
 		r := runCLI(t, env, tc.args...)
