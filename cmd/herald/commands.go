@@ -48,6 +48,12 @@ func init() {
 			help: benchImportHelp, settings: true, setup: benchImportCommand}, // bench_import.go
 		{name: "smtp test", summary: "check HERALD_SMTP_URL relay by relay: connect, EHLO, TLS, AUTH and, with --to, one message",
 			help: smtpTestHelp, settings: true, setup: smtpTestCommand}, // smtp.go
+		{name: "backup", args: "PATH", summary: "write a consistent copy of a running SQLite installation to PATH (PostgreSQL: use pg_dump)",
+			help: backupHelp, settings: true, setup: backupCommand}, // backup.go
+		{name: "restore", args: "PATH", summary: "put a backup in place at the database location, which must be empty",
+			help: restoreHelp, settings: true, setup: restoreCommand}, // backup.go
+		{name: "migrate-to", args: "URL", summary: "copy this SQLite installation into an empty PostgreSQL database (postgres://…)",
+			help: migrateToHelp, settings: true, setup: migrateToCommand}, // migrateto.go
 		{name: "version", summary: "print the version", setup: versionCommand},
 		{name: "help", args: "[COMMAND]", summary: "show this overview and the settings, or one command's usage (as COMMAND --help does)",
 			setup: helpCommand},
