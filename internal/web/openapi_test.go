@@ -1057,6 +1057,7 @@ func TestOpenAPIServer(t *testing.T) {
 		mailchimpConformance(t, c) // openapi_mailchimp_test.go
 		campaignsConformance(t, c) // openapi_campaigns_test.go
 		tokensConformance(t, c)    // openapi_tokens_test.go
+		feedsConformance(t, c)     // openapi_feeds_test.go
 	})
 
 	t.Run("errors", func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/feed"
 	"github.com/heraldhq/herald/internal/mcsync"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/sqlstore"
@@ -42,6 +43,9 @@ type Server struct {
 	// GET /api/v1/relay (the app sets it: the transport and the sender
 	// know it, the web server does not).
 	RelayStatus func() any
+	// Feeds polls feeds (api_feeds.go: poll now); New makes it, the app
+	// runs it.
+	Feeds *feed.Poller
 
 	signupLimiter *limiter
 	authFails     *authThrottle // api_tokens.go
@@ -56,6 +60,7 @@ func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Lo
 	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log}
 	s.Mailchimp = mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
 	s.Mailchimp.Guard = netguard.New(cfg.FetchAllow)
+	s.Feeds = feed.NewPoller(db, netguard.New(cfg.FetchAllow), log)
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
 	s.authFails = newAuthThrottle(cfg.AuthFailLimit)
 	s.pages = loadPages()
