@@ -145,17 +145,17 @@ func TestParseWrongEncoding(t *testing.T) {
 func TestCanonicalLink(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://Example.COM/a?utm_source=x&b=1&UTM_Medium=y#frag": "https://example.com/a?b=1",
-		"http://example.com:80":                                 "http://example.com/",
-		"https://example.com/a?fbclid=1&gclid=2&mc_cid=3":       "https://example.com/a",
-		"https://example.com/a?b=1&b=2&c":                       "https://example.com/a?b=1&b=2&c",
-		"//cdn.example.com/x":                                   "https://cdn.example.com/x",
-		"../up":                                                 "https://example.com/up",
-		"javascript:alert(1)":                                   "",
-		"data:text/html,hi":                                     "",
-		"mailto:a@example.com":                                  "",
-		"https://user:pw@example.com/":                          "",
-		"":                                                      "",
-		"https://[::1]:8443/x":                                  "https://[::1]:8443/x",
+		"http://example.com:80":                           "http://example.com/",
+		"https://example.com/a?fbclid=1&gclid=2&mc_cid=3": "https://example.com/a",
+		"https://example.com/a?b=1&b=2&c":                 "https://example.com/a?b=1&b=2&c",
+		"//cdn.example.com/x":                             "https://cdn.example.com/x",
+		"../up":                                           "https://example.com/up",
+		"javascript:alert(1)":                             "",
+		"data:text/html,hi":                               "",
+		"mailto:a@example.com":                            "",
+		"https://user:pw@example.com/":                    "",
+		"":                                                "",
+		"https://[::1]:8443/x":                            "https://[::1]:8443/x",
 	} {
 		if got := CanonicalLink(base, in); got != want {
 			t.Errorf("CanonicalLink(%q) = %q, want %q", in, got, want)
@@ -165,7 +165,7 @@ func TestCanonicalLink(t *testing.T) {
 
 func TestText(t *testing.T) {
 	for in, want := range map[string]string{
-		"<b>Bold</b> &amp; <i>it</i>":                 "Bold & it",
+		"<b>Bold</b> &amp; <i>it</i>":                  "Bold & it",
 		"a < b and c > d":                              "a < b and c > d",
 		"<style>p{}</style><p>x</p><script>y</script>": "x",
 		"line\n\n  break\t tab":                        "line break tab",
