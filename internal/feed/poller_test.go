@@ -27,7 +27,7 @@ func newPoller(db *sqlstore.DB, allow []netip.Prefix) *feed.Poller {
 }
 
 // pollOnce claims the feed (it must be due or not leased) and polls it.
-func pollOnce(t *testing.T, p *feed.Poller, id int64) *sqlstore.Feed {
+func pollOnce(t testing.TB, p *feed.Poller, id int64) *sqlstore.Feed {
 	t.Helper()
 	f, err := p.PollNow(context.Background(), id)
 	if err != nil {
