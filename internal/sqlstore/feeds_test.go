@@ -3,6 +3,8 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,4 +168,54 @@ func TestFeedClaimAndItems(t *testing.T) {
 			t.Fatalf("after 304: %+v", g)
 		}
 	})
+}
+
+// Two processes (two handles on one database) claiming due feeds at once
+// never get the same feed.
+func TestFeedClaimsDoNotOverlap(t *testing.T) {
+	for dialect, url := range storetest.URLs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			a, b := storetest.Open(t, url), storetest.Open(t, url)
+			const n = 120
+			for i := 0; i < n; i++ {
+				if _, err := a.CreateFeed(ctx, fmt.Sprintf("https://example.com/%d", i), nil, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			claims := make(chan int64, 2*n)
+			var wg sync.WaitGroup
+			for _, db := range []*sqlstore.DB{a, b, a, b} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						got, err := db.ClaimDueFeeds(ctx, 7, time.Minute)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if len(got) == 0 {
+							return
+						}
+						for _, fp := range got {
+							claims <- fp.ID
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(claims)
+			seen := map[int64]bool{}
+			for id := range claims {
+				if seen[id] {
+					t.Fatalf("feed %d claimed twice", id)
+				}
+				seen[id] = true
+			}
+			if len(seen) != n {
+				t.Fatalf("%d of %d feeds claimed", len(seen), n)
+			}
+		})
+	}
 }
