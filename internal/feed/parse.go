@@ -177,8 +177,9 @@ func categories(in []string) []string {
 
 // image picks the item's image: what gofeed found (itunes:image,
 // media:content, an image enclosure, JSON Feed's image or banner_image,
-// an <img> in the content), else media:thumbnail or media:content inside
-// media:group.
+// an <img> in an RSS item's content), else an image enclosure,
+// media:content, media:thumbnail or media:group, else the first <img> in
+// the content or description (for Atom and JSON Feed).
 func image(it *gofeed.Item, base *url.URL) string {
 	var candidates []string
 	if it.Image != nil {
@@ -206,12 +207,40 @@ func image(it *gofeed.Item, base *url.URL) string {
 			}
 		}
 	}
+	candidates = append(candidates, firstImg(it.Content), firstImg(it.Description))
 	for _, c := range candidates {
 		if u := absoluteHTTP(base, c); u != "" && len(u) <= maxLink {
 			return u
 		}
 	}
 	return ""
+}
+
+// firstImg is the src of the first <img> in an HTML fragment (gofeed looks
+// there for RSS items only).
+func firstImg(s string) string {
+	if !strings.Contains(s, "<img") && !strings.Contains(s, "<IMG") {
+		return ""
+	}
+	z := html.NewTokenizer(strings.NewReader(s))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return ""
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, attrs := z.TagName()
+			if string(name) != "img" {
+				continue
+			}
+			for attrs {
+				var k, v []byte
+				k, v, attrs = z.TagAttr()
+				if string(k) == "src" {
+					return string(v)
+				}
+			}
+		}
+	}
 }
 
 // trackingParams are query parameters that only say where a click came

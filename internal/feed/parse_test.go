@@ -93,6 +93,15 @@ func TestParseFormats(t *testing.T) {
 	})
 }
 
+// An Atom entry whose only image is in its HTML content gets it.
+func TestParseImageInContent(t *testing.T) {
+	doc := `<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id><content type="html">&lt;p&gt;x&lt;img alt="" src="/i.png"&gt;</content></entry></feed>`
+	p, err := Parse([]byte(doc), "", base)
+	if err != nil || len(p.Items) != 1 || p.Items[0].Image != "https://example.com/i.png" {
+		t.Fatalf("%v %+v", err, p)
+	}
+}
+
 func TestParseBadInput(t *testing.T) {
 	for _, c := range []struct{ name, body, want string }{
 		{"malformed xml", `<?xml version="1.0"?><rss version="2.0"><channel><item><title>x</title></channel>`, "cannot be parsed"},
