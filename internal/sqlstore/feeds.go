@@ -438,6 +438,12 @@ func (db *DB) RecordFeedPoll(ctx context.Context, id int64, r *FeedPollResult) (
 				next_poll_at = ?, lease_until = NULL WHERE id = ?`, tx.now, next, id)
 			return err
 		}
+		var one int
+		if err := tx.queryRow(ctx, `SELECT 1 FROM feeds WHERE id = ?`, id).Scan(&one); isNoRows(err) {
+			return nil // deleted while it was being polled
+		} else if err != nil {
+			return err
+		}
 		for i := range r.Items {
 			isNew, err := upsertFeedItem(ctx, tx, id, &r.Items[i])
 			if err != nil {

@@ -143,6 +143,18 @@ func TestFeedClaimAndItems(t *testing.T) {
 			t.Fatalf("edited item: %+v", a)
 		}
 
+		// The same document again, later: nothing new, nothing rewritten.
+		now = now.Add(time.Minute)
+		if n, err := db.RecordFeedPoll(ctx, f.ID, &sqlstore.FeedPollResult{Title: "Example", ETag: `"v2"`, Items: items, Next: 4 * time.Minute}); err != nil || n != 0 {
+			t.Fatalf("record the same again: %v %d", err, n)
+		}
+		again, _, _ := db.FeedItems(ctx, f.ID, 50, 0)
+		for i := range again {
+			if !again[i].UpdatedAt.Equal(got[i].UpdatedAt) {
+				t.Errorf("%s rewritten by an unchanged document: updated %v, then %v", again[i].GUID, got[i].UpdatedAt, again[i].UpdatedAt)
+			}
+		}
+
 		// An error: status, message and consecutive count; validators kept.
 		now = now.Add(5 * time.Minute)
 		if _, err := db.ClaimFeed(ctx, f.ID, time.Minute); err != nil {
@@ -218,4 +230,25 @@ func TestFeedClaimsDoNotOverlap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A feed deleted while it was being polled: the poll's outcome is dropped.
+func TestFeedDeletedDuringPoll(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f, err := db.CreateFeed(ctx, "https://example.com/feed", nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ClaimFeed(ctx, f.ID, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteFeed(ctx, f.ID); err != nil {
+			t.Fatal(err)
+		}
+		r := &sqlstore.FeedPollResult{Items: []sqlstore.FeedItem{{GUID: "a", Title: "A"}}, Next: time.Minute}
+		if n, err := db.RecordFeedPoll(ctx, f.ID, r); err != nil || n != 0 {
+			t.Fatalf("record after delete: %v %d", err, n)
+		}
+	})
 }
