@@ -99,6 +99,7 @@ func (p *Poller) PollNow(ctx context.Context, id int64) (*sqlstore.Feed, error) 
 // its error is only the store's: a feed's own errors are recorded.
 func (p *Poller) Poll(ctx context.Context, fp *sqlstore.FeedPoll) (int, error) {
 	r := p.fetchAndParse(ctx, fp)
+	r.URL = fp.URL
 	if r.Err != nil {
 		r.Next = Backoff(fp.Interval, fp.Errors+1)
 		p.Log.Info("feed poll failed", "feed", fp.ID, "url", fp.URL, "err", r.Err, "retry_in", r.Next.Round(time.Second).String())

@@ -90,6 +90,9 @@ type FeedPoll struct {
 
 // FeedPollResult is the outcome of one poll, recorded by RecordFeedPoll.
 type FeedPollResult struct {
+	// URL is the URL that was polled: when the feed's URL changed during
+	// the poll, the outcome is dropped (the new URL is due at once).
+	URL          string
 	Err          error // nil when the poll succeeded
 	NotModified  bool  // 304: nothing to store
 	ETag         string
@@ -424,6 +427,16 @@ func (db *DB) RecordFeedPoll(ctx context.Context, id int64, r *FeedPollResult) (
 	added := 0
 	err := db.write(ctx, func(tx *Tx) error {
 		next := tx.now.Add(r.Next)
+		var cur string
+		if err := tx.queryRow(ctx, `SELECT url FROM feeds WHERE id = ?`, id).Scan(&cur); isNoRows(err) {
+			return nil // deleted while it was being polled
+		} else if err != nil {
+			return err
+		}
+		if r.URL != "" && r.URL != cur {
+			_, err := tx.exec(ctx, `UPDATE feeds SET lease_until = NULL WHERE id = ?`, id)
+			return err
+		}
 		if r.Err != nil {
 			msg := r.Err.Error()
 			if len(msg) > 1000 {
@@ -436,12 +449,6 @@ func (db *DB) RecordFeedPoll(ctx context.Context, id int64, r *FeedPollResult) (
 		if r.NotModified {
 			_, err := tx.exec(ctx, `UPDATE feeds SET status = 'ok', last_error = '', errors = 0, last_polled_at = ?,
 				next_poll_at = ?, lease_until = NULL WHERE id = ?`, tx.now, next, id)
-			return err
-		}
-		var one int
-		if err := tx.queryRow(ctx, `SELECT 1 FROM feeds WHERE id = ?`, id).Scan(&one); isNoRows(err) {
-			return nil // deleted while it was being polled
-		} else if err != nil {
 			return err
 		}
 		for i := range r.Items {

@@ -252,3 +252,31 @@ func TestFeedDeletedDuringPoll(t *testing.T) {
 		}
 	})
 }
+
+// The feed's URL changed while it was being polled: the old URL's outcome
+// is dropped and the feed stays due.
+func TestFeedURLChangedDuringPoll(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f, err := db.CreateFeed(ctx, "https://example.com/old", nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp, err := db.ClaimFeed(ctx, f.ID, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := "https://example.com/new"
+		if _, err := db.UpdateFeed(ctx, f.ID, sqlstore.FeedPatch{URL: &u}); err != nil {
+			t.Fatal(err)
+		}
+		r := &sqlstore.FeedPollResult{URL: fp.URL, ETag: `"old"`, Items: []sqlstore.FeedItem{{GUID: "a", Title: "A"}}, Next: time.Hour}
+		if n, err := db.RecordFeedPoll(ctx, f.ID, r); err != nil || n != 0 {
+			t.Fatalf("record: %v %d", err, n)
+		}
+		due, err := db.ClaimDueFeeds(ctx, 5, time.Minute)
+		if err != nil || len(due) != 1 || due[0].URL != u || due[0].ETag != "" {
+			t.Fatalf("after the change: %v %+v", err, due)
+		}
+	})
+}
