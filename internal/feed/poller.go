@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -32,9 +33,10 @@ type Poller struct {
 	Tick        time.Duration // how often to look for due feeds when idle
 }
 
-// NewPoller returns a poller whose fetches guard checks.
-func NewPoller(db *sqlstore.DB, guard *netguard.Guard, log *slog.Logger) *Poller {
-	return &Poller{DB: db, Fetcher: NewFetcher(guard, DefaultTimeout), Log: log, Concurrency: DefaultConcurrency, Tick: DefaultTick}
+// NewPoller returns a poller whose fetches reach no internal address
+// outside allow (HERALD_FETCH_ALLOW).
+func NewPoller(db *sqlstore.DB, allow []netip.Prefix, log *slog.Logger) *Poller {
+	return &Poller{DB: db, Fetcher: NewFetcher(netguard.New(allow), DefaultTimeout), Log: log, Concurrency: DefaultConcurrency, Tick: DefaultTick}
 }
 
 // Run polls due feeds until ctx is cancelled; polls in flight finish.

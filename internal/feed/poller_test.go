@@ -23,7 +23,7 @@ import (
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
 func newPoller(db *sqlstore.DB, allow []netip.Prefix) *feed.Poller {
-	return feed.NewPoller(db, netguard.New(allow), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return feed.NewPoller(db, allow, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // pollOnce claims the feed (it must be due or not leased) and polls it.

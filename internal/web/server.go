@@ -60,10 +60,10 @@ func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Lo
 	s := &Server{DB: db, Config: cfg, Tokens: tokens, Log: log}
 	s.Mailchimp = mcsync.New(db, log, cfg.BaseURL, cfg.PublisherName, cfg.JobWorkers)
 	s.Mailchimp.Guard = netguard.New(cfg.FetchAllow)
-	s.Feeds = feed.NewPoller(db, netguard.New(cfg.FetchAllow), log)
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
 	s.authFails = newAuthThrottle(cfg.AuthFailLimit)
 	s.pages = loadPages()
+	s.Feeds = feed.NewPoller(db, cfg.FetchAllow, log)
 	mux := http.NewServeMux()
 	s.publicRoutes(mux)
 	s.relayRoutes(mux) // api_relay.go
