@@ -166,6 +166,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			a.Log.Error("sender stopped", "err", err)
 		}
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Web.Feeds.Run(ctx); err != nil {
+			a.Log.Error("feed poller stopped", "err", err)
+		}
+	}()
 	err := a.Web.ListenAndServe(ctx, ln)
 	a.Log.Info("shutting down: waiting for jobs in flight")
 	wg.Wait()

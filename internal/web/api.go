@@ -75,12 +75,16 @@ func (s *Server) routes() []route {
 	}
 }
 
+func (s *Server) allRoutes() []route {
+	return append(s.routes(), s.feedRoutes()...) // api_feeds.go
+}
+
 func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapiJSON)
 	})
-	for _, rt := range s.routes() {
+	for _, rt := range s.allRoutes() {
 		h := rt.h
 		mux.Handle(rt.method+" /api/v1"+rt.path, s.authAPI(func(w http.ResponseWriter, r *http.Request) {
 			if err := checkURLText(r); err != nil {

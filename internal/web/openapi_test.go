@@ -1058,6 +1058,7 @@ func TestOpenAPIServer(t *testing.T) {
 		importConformance(t, c)    // openapi_import_test.go
 		campaignsConformance(t, c) // openapi_campaigns_test.go
 		tokensConformance(t, c)    // openapi_tokens_test.go
+		feedsConformance(t, c)     // openapi_feeds_test.go
 	})
 
 	t.Run("errors", func(t *testing.T) {

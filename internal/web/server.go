@@ -23,6 +23,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/feed"
 	"github.com/heraldhq/herald/internal/mcsync"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
@@ -45,6 +46,9 @@ type Server struct {
 	// GET /api/v1/relay (the app sets it: the transport and the sender
 	// know it, the web server does not).
 	RelayStatus func() any
+	// Feeds polls feeds (api_feeds.go: poll now); New makes it, the app
+	// runs it.
+	Feeds *feed.Poller
 
 	signupLimiter *limiter
 	authFails     *authThrottle // api_tokens.go
@@ -67,6 +71,7 @@ func New(db *sqlstore.DB, cfg *config.Config, tokens *token.Signer, log *slog.Lo
 	s.signupLimiter = newLimiter(cfg.SignupLimit)
 	s.authFails = newAuthThrottle(cfg.AuthFailLimit)
 	s.pages = loadPages()
+	s.Feeds = feed.NewPoller(db, cfg.FetchAllow, log)
 	mux := http.NewServeMux()
 	s.publicRoutes(mux)
 	s.relayRoutes(mux) // api_relay.go
