@@ -633,19 +633,28 @@ func (s *Server) renderManage(w http.ResponseWriter, r *http.Request, subID int6
 	s.render(w, code, "manage", data)
 }
 
-func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.parseManage(w, r)
-	if !ok {
-		return
-	}
+// readPageForm reads a reader page's small form (at most 16 KB); when it
+// cannot, it answers with a page saying so and returns false.
+func (s *Server) readPageForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			s.message(w, http.StatusRequestEntityTooLarge, "The form is too large", "Please go back and try again.")
-			return
+			return false
 		}
 		s.message(w, http.StatusBadRequest, "The form could not be read", "Please go back and try again.")
+		return false
+	}
+	return true
+}
+
+func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.parseManage(w, r)
+	if !ok {
+		return
+	}
+	if !s.readPageForm(w, r) {
 		return
 	}
 	ctx := r.Context()

@@ -78,14 +78,7 @@ func (s *Server) manageLinkPage(w http.ResponseWriter, r *http.Request) {
 // suppressed, or was sent a link a moment ago (at most one per
 // HERALD_CONFIRM_WINDOW); requests are limited per client IP like signups.
 func (s *Server) requestManageLink(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.message(w, http.StatusRequestEntityTooLarge, "The form is too large", "Please go back and try again.")
-			return
-		}
-		s.message(w, http.StatusBadRequest, "The form could not be read", "Please go back and try again.")
+	if !s.readPageForm(w, r) {
 		return
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
