@@ -84,7 +84,7 @@ func TestThrowawayConsumer(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := res.SubscriberID
-		if _, err := db.Confirm(ctx, id, 0, sqlstore.Meta{}); err != nil {
+		if _, err := service.New(db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{}}, id, 0); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.Unsubscribe(ctx, id, []int64{weekly.ID}, sqlstore.Meta{}); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/queue"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -101,7 +102,7 @@ func (e *env) signup(email, name string, lists ...string) int64 {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.db.Confirm(ctx, res.SubscriberID, 0, sqlstore.Meta{IP: "198.51.100.8"}); err != nil && herald.ErrorCode(err) != herald.EGONE {
+	if _, err := service.New(e.db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{IP: "198.51.100.8"}}, res.SubscriberID, 0); err != nil && herald.ErrorCode(err) != herald.EGONE {
 		e.t.Fatal(err) // EGONE: single opt-in, nothing to confirm
 	}
 	return res.SubscriberID

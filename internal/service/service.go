@@ -6,9 +6,14 @@
 // built from the store's transaction-scoped primitives, so the rules live
 // in one place and the store keeps only the SQL.
 //
-// So far the operator's change of a subscriber (Subscribers.Update) lives
-// here; signup, confirmation, preferences and erasure still keep their
-// rules in the store (internal/sqlstore/signup.go, subscribers.go).
+// Here so far: the operator's change of a subscriber (UpdateSubscriber),
+// the reader's confirmation (Confirm) and manage-page choices
+// (ChangePreferences). The pure decisions that the store's grouped signup
+// transaction shares with this package (which status a join results in,
+// when a confirmation mail is due) are in internal/service/policy, which
+// reads nothing, so the store can call it without a round trip. Signup,
+// the operator's adding of a subscriber and erasure still keep their rules
+// in the store (internal/sqlstore/signup.go, subscribers.go).
 package service
 
 import "github.com/heraldhq/herald/internal/sqlstore"
@@ -20,6 +25,10 @@ const (
 	RoleEditor = "editor"
 	RoleAuthor = "author"
 	RoleViewer = "viewer"
+	// RoleReader is a reader acting on their own subscriptions from a
+	// signed link (confirmation, manage page): the id the link carries is
+	// the only subscriber they may change.
+	RoleReader = "reader"
 )
 
 // Caller is who asks for a change, and from where (for the ledger).

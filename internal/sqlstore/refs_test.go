@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -102,10 +103,10 @@ func TestConcurrentErasureLeavesNoOrphans(t *testing.T) {
 					switch i % 3 {
 					case 0:
 						if nonce, err := db.ConfirmNonce(ctx, id); err == nil {
-							_, _ = db.Confirm(ctx, id, nonce, m)
+							_, _ = service.New(db).Confirm(ctx, service.Caller{Meta: m}, id, nonce)
 						}
 					case 1:
-						_, _ = db.ChangePreferences(ctx, id, []string{"a", "b"}, m, sqlstore.SignupOptions{}, 0, nil)
+						_, _ = service.New(db).ChangePreferences(ctx, service.Caller{Meta: m}, id, service.Preferences{Lists: []string{"a", "b"}}, sqlstore.SignupOptions{})
 					default:
 						_, _ = db.Unsubscribe(ctx, id, []int64{b.ID}, m)
 					}

@@ -128,11 +128,11 @@ func TestSignupJourney(t *testing.T) {
 		if pc, err = db.GetConfirmation(ctx, p.SubscriberID, nonce); err != nil || len(pc.Lists) != 1 {
 			t.Fatalf("confirmation: %v %+v", err, pc)
 		}
-		got, err := db.Confirm(ctx, p.SubscriberID, nonce, sqlstore.Meta{IP: "203.0.113.9"})
+		got, err := service.New(db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{IP: "203.0.113.9"}}, p.SubscriberID, nonce)
 		if err != nil || !reflect.DeepEqual(got, []string{"daily"}) {
 			t.Fatalf("confirm: %v %v", err, got)
 		}
-		if _, err := db.Confirm(ctx, p.SubscriberID, nonce, sqlstore.Meta{}); herald.ErrorCode(err) != herald.EGONE {
+		if _, err := service.New(db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{}}, p.SubscriberID, nonce); herald.ErrorCode(err) != herald.EGONE {
 			t.Fatalf("second confirm: %v", err)
 		}
 		s, _ := db.GetSubscriber(ctx, p.SubscriberID)
@@ -236,7 +236,7 @@ func TestEraseSuppresses(t *testing.T) {
 			t.Fatal(err)
 		}
 		nonce, _ := db.ConfirmNonce(ctx, res2.SubscriberID)
-		if _, err := db.Confirm(ctx, res2.SubscriberID, nonce, sqlstore.Meta{}); err != nil {
+		if _, err := service.New(db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{}}, res2.SubscriberID, nonce); err != nil {
 			t.Fatal(err)
 		}
 		if sup, _ := db.IsSuppressed(ctx, "gone@example.com"); sup {

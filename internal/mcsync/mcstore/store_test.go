@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mcsync/mcstore"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -222,7 +223,7 @@ func TestMailchimpSyncJobsFollowChanges(t *testing.T) {
 		if got := ops(memberJobs(t, db)); got != "upsert Ann@Example.com aud2" {
 			t.Fatalf("after signup: %s", got)
 		}
-		if _, err := db.Confirm(ctx, res.SubscriberID, 0, sqlstore.Meta{IP: "192.0.2.2"}); err != nil {
+		if _, err := service.New(db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{IP: "192.0.2.2"}}, res.SubscriberID, 0); err != nil {
 			t.Fatal(err)
 		}
 		if got := ops(memberJobs(t, db)); got != "upsert Ann@Example.com aud2; upsert Ann@Example.com aud1" {
