@@ -6,13 +6,13 @@
 // built from the store's transaction-scoped primitives, so the rules live
 // in one place and the store keeps only the SQL.
 //
-// Here so far: the operator's change of a subscriber (UpdateSubscriber),
-// the reader's confirmation (Confirm) and manage-page choices
+// Here so far: the operator's addition and change of a subscriber
+// (AddSubscriber, UpdateSubscriber), the reader's confirmation (Confirm) and manage-page choices
 // (ChangePreferences). The pure decisions that the store's grouped signup
 // transaction shares with this package (which status a join results in,
 // when a confirmation mail is due) are in internal/service/policy, which
-// reads nothing, so the store can call it without a round trip. Signup,
-// the operator's adding of a subscriber and erasure still keep their rules
+// reads nothing, so the store can call it without a round trip. Signup
+// and erasure still keep their rules
 // in the store (internal/sqlstore/signup.go, subscribers.go).
 package service
 

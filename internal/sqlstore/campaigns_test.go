@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
 
 func mustSubscriber(t *testing.T, db *sqlstore.DB, email string, status string, lists ...string) int64 {
 	t.Helper()
-	s, err := db.AddSubscriber(context.Background(), sqlstore.NewSubscriber{Email: email, Lists: lists, Status: status}, sqlstore.Meta{}, opt)
+	s, err := service.New(db).AddSubscriber(context.Background(), service.Caller{}, service.NewSubscriber{Email: email, Lists: lists, Status: status}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -208,3 +208,21 @@ func SignupConsents(ctx context.Context, tx *Tx, subID int64, kind string, m Met
 func SubscribeLists(ctx context.Context, tx *Tx, subID int64, lists []*herald.List, suppressed bool, opt SignupOptions, force bool, actor string) (*SignupResult, error) {
 	return subscribeLists(ctx, tx, subID, nil, lists, suppressed, opt, force, actor)
 }
+
+// InsertSubscriber adds a subscriber with no subscriptions and returns its
+// id. ECONFLICT on the email field when the address exists.
+func InsertSubscriber(ctx context.Context, tx *Tx, email, key, name, attrs string) (int64, error) {
+	var id int64
+	err := tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, email, key, name, attrs, tx.now, tx.now).Scan(&id)
+	if err = tx.db.dialect.translate(err); herald.ErrorCode(err) == herald.ECONFLICT {
+		return 0, &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "A subscriber with this address already exists."}
+	}
+	return id, err
+}
+
+// SetSubscription writes a subscription's status (creating it if need
+// be), stamping the time of the status it enters.
+func SetSubscription(ctx context.Context, tx *Tx, subID, listID int64, status string) error {
+	return setSubscription(ctx, tx, subID, listID, status)
+}

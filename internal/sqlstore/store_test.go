@@ -204,7 +204,7 @@ func TestEraseSuppresses(t *testing.T) {
 			t.Fatal("outbox still holds the erased reader's mail")
 		}
 		// An operator cannot move an erased address onto another subscriber.
-		other, err := db.AddSubscriber(ctx, sqlstore.NewSubscriber{Email: "moved@example.com", Lists: []string{"sport"}, Status: "confirmed"}, sqlstore.Meta{}, opt)
+		other, err := service.New(db).AddSubscriber(ctx, service.Caller{}, service.NewSubscriber{Email: "moved@example.com", Lists: []string{"sport"}, Status: "confirmed"}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +232,7 @@ func TestEraseSuppresses(t *testing.T) {
 			t.Fatalf("signup after erase: %v %+v", err, res2)
 		}
 		// An operator cannot vouch for a suppressed address.
-		if _, err := db.AddSubscriber(ctx, sqlstore.NewSubscriber{Email: "other@example.com", Lists: []string{"sport"}, Status: "confirmed"}, sqlstore.Meta{}, opt); err != nil {
+		if _, err := service.New(db).AddSubscriber(ctx, service.Caller{}, service.NewSubscriber{Email: "other@example.com", Lists: []string{"sport"}, Status: "confirmed"}, opt); err != nil {
 			t.Fatal(err)
 		}
 		nonce, _ := db.ConfirmNonce(ctx, res2.SubscriberID)

@@ -279,7 +279,7 @@ func (s *Server) apiCreateSubscriber(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	sub, err := s.DB.AddSubscriber(r.Context(), sqlstore.NewSubscriber{Email: b.Email, Name: b.Name, Attributes: b.Attributes, Lists: lists, Status: b.Status}, apiMeta(r), s.signupOptions())
+	sub, err := s.Rules.AddSubscriber(r.Context(), apiCaller(r), service.NewSubscriber{Email: b.Email, Name: b.Name, Attributes: b.Attributes, Lists: lists, Status: b.Status}, s.signupOptions())
 	if err != nil {
 		return err
 	}
