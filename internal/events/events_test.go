@@ -99,7 +99,7 @@ func TestThrowawayConsumer(t *testing.T) {
 			t.Fatal(err)
 		}
 		half := rec.events()
-		if err := db.Erase(ctx, id, ""); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, id, ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.Drain(ctx); err != nil {

@@ -220,7 +220,7 @@ func TestSyncReachesMailchimpOnceThroughFaults(t *testing.T) {
 
 		del := path + "/actions/delete-permanent"
 		e.fake.Inject(mailchimptest.Fault{Method: "POST", Path: del, Status: 503, RetryAfter: "1"})
-		if err := db.Erase(context.Background(), id, ""); err != nil {
+		if err := service.New(db).Erase(context.Background(), service.Caller{}, id, ""); err != nil {
 			t.Fatal(err)
 		}
 		jobs, _, _ := db.Jobs(context.Background(), sqlstore.JobFilter{})
@@ -275,7 +275,7 @@ func TestSyncRefusals(t *testing.T) {
 		// Forgotten Email Not Subscribed: erased, then signed up again.
 		dan := e.signup("dan@example.com", "Dan", "daily")
 		e.idle()
-		if err := db.Erase(ctx, dan, ""); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, dan, ""); err != nil {
 			t.Fatal(err)
 		}
 		e.idle()
@@ -310,7 +310,7 @@ func TestNothingForUnconnectedLists(t *testing.T) {
 		if _, err := db.Unsubscribe(context.Background(), id, nil, sqlstore.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Erase(context.Background(), id, ""); err != nil {
+		if err := service.New(db).Erase(context.Background(), service.Caller{}, id, ""); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond)

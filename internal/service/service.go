@@ -7,13 +7,13 @@
 // in one place and the store keeps only the SQL.
 //
 // Here so far: the operator's addition and change of a subscriber
-// (AddSubscriber, UpdateSubscriber), the reader's confirmation (Confirm) and manage-page choices
-// (ChangePreferences). The pure decisions that the store's grouped signup
-// transaction shares with this package (which status a join results in,
-// when a confirmation mail is due) are in internal/service/policy, which
-// reads nothing, so the store can call it without a round trip. Signup
-// and erasure still keep their rules
-// in the store (internal/sqlstore/signup.go, subscribers.go).
+// (AddSubscriber, UpdateSubscriber), the reader's confirmation (Confirm)
+// and manage-page choices (ChangePreferences), and erasure by either
+// (Erase). The pure decisions that the store's grouped signup transaction
+// shares with this package (which status a join results in, when a
+// confirmation mail is due) are in internal/service/policy, which reads
+// nothing, so the store can call it without a round trip. Signup still
+// keeps its other rules in the store (internal/sqlstore/signup.go).
 package service
 
 import "github.com/heraldhq/herald/internal/sqlstore"

@@ -77,7 +77,7 @@ func TestCampaignRecipientSet(t *testing.T) {
 		}
 		mustSubscriber(t, db, "other@example.com", "confirmed", "c")
 		erased := mustSubscriber(t, db, "erased@example.com", "confirmed", "a")
-		if err := db.Erase(ctx, erased, "test"); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, erased, "test"); err != nil {
 			t.Fatal(err)
 		}
 		bounced := mustSubscriber(t, db, "bounced@example.com", "confirmed", "b")
@@ -133,7 +133,7 @@ func TestCampaignClaimSkipsAndCounts(t *testing.T) {
 		if _, err := db.Unsubscribe(ctx, ids[1], nil, sqlstore.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Erase(ctx, ids[2], "test"); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, ids[2], "test"); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Suppress(ctx, "r3@example.com", "complaint"); err != nil {

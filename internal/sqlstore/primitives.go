@@ -226,3 +226,40 @@ func InsertSubscriber(ctx context.Context, tx *Tx, email, key, name, attrs strin
 func SetSubscription(ctx context.Context, tx *Tx, subID, listID int64, status string) error {
 	return setSubscription(ctx, tx, subID, listID, status)
 }
+
+// SubscriberKey returns a subscriber's address key (its lower-case form);
+// ENOTFOUND when there is no such subscriber.
+func SubscriberKey(ctx context.Context, tx *Tx, id int64) (string, error) {
+	var key string
+	err := tx.queryRow(ctx, `SELECT email_key FROM subscribers WHERE id = ?`, id).Scan(&key)
+	if isNoRows(err) {
+		return "", notFound("Subscriber")
+	}
+	return key, err
+}
+
+// AppendErasedEvent appends the "erased" event of a subscriber, before
+// their rows go: it names the lists on which they had ever confirmed and
+// the digest of the address, and empties the data of their earlier events.
+func AppendErasedEvent(ctx context.Context, tx *Tx, subID int64, emailKey string) error {
+	return erasedEvent(ctx, tx, subID, emailKey)
+}
+
+// DeletePersonalData deletes a subscriber's profile, subscriptions,
+// consent events and the stored mail to their address.
+func DeletePersonalData(ctx context.Context, tx *Tx, subID int64, emailKey string) error {
+	if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE to_key = ?`, emailKey); err != nil {
+		return err
+	}
+	if _, err := tx.exec(ctx, `DELETE FROM subscribers WHERE id = ?`, subID); err != nil {
+		return err
+	}
+	// After the subscriber row, whose deletion waited for whoever held it:
+	// their subscriptions and events are committed by now (PostgreSQL has
+	// no foreign keys to cascade: see refs.go).
+	if _, err := tx.exec(ctx, `DELETE FROM subscriptions WHERE subscriber_id = ?`, subID); err != nil {
+		return err
+	}
+	_, err := tx.exec(ctx, `DELETE FROM consent_events WHERE subscriber_id = ?`, subID)
+	return err
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -65,7 +66,7 @@ func TestReaderLinks(t *testing.T) {
 			t.Fatalf("revoking for nobody: %v", err)
 		}
 		// Erasure removes the row with the subscriber; a suppressed address gets nothing.
-		if err := db.Erase(ctx, id, "test"); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, id, "test"); err != nil {
 			t.Fatal(err)
 		}
 		if rb, err := db.LinksRevokedBefore(ctx, id); err != nil || rb != 0 {

@@ -56,7 +56,7 @@ func TestErasureAndListDeletionTakeTheirRows(t *testing.T) {
 			}
 		}
 		for _, id := range ids[3:8] {
-			if err := db.Erase(ctx, id, ""); err != nil {
+			if err := service.New(db).Erase(ctx, service.Caller{}, id, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -119,7 +119,7 @@ func TestConcurrentErasureLeavesNoOrphans(t *testing.T) {
 				defer wg.Done()
 				for _, i := range rand.Perm(n) {
 					if i%2 == 0 {
-						_ = db.Erase(ctx, ids[i], "")
+						_ = service.New(db).Erase(ctx, service.Caller{}, ids[i], "")
 					}
 				}
 			}()

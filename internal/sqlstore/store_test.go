@@ -191,7 +191,7 @@ func TestEraseSuppresses(t *testing.T) {
 		if err != nil || len(exp.Consents) == 0 || len(exp.Messages) != 1 || exp.Messages[0].Subject != "hi" {
 			t.Fatalf("export: %v %+v", err, exp)
 		}
-		if err := db.Erase(ctx, res.SubscriberID, ""); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, res.SubscriberID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.GetSubscriber(ctx, res.SubscriberID); herald.ErrorCode(err) != herald.ENOTFOUND {
@@ -220,7 +220,7 @@ func TestEraseSuppresses(t *testing.T) {
 		if _, err := service.New(db).UpdateSubscriber(ctx, service.Caller{}, other.ID, service.SubscriberPatch{Email: &renamed}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Erase(ctx, other.ID, ""); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, other.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if msgs, _, _ := db.Outbox(ctx, sqlstore.OutboxFilter{}); len(msgs) != 0 {

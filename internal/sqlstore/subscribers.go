@@ -210,45 +210,6 @@ var (
 	subscriptionTypes = []string{"int8", "int8", "text", "timestamptz", "timestamptz", "timestamptz", "timestamptz"}
 )
 
-// Erase deletes a subscriber's personal data (profile, subscriptions,
-// consent events, stored messages) and keeps only a keyed hash of the
-// address in the suppression list, so it is never mailed again unless the
-// reader signs up and confirms anew.
-func (db *DB) Erase(ctx context.Context, id int64, reason string) error {
-	if reason == "" {
-		reason = "erased"
-	}
-	return db.write(ctx, func(tx *Tx) error {
-		var key string
-		err := tx.queryRow(ctx, `SELECT email_key FROM subscribers WHERE id = ?`, id).Scan(&key)
-		if isNoRows(err) {
-			return notFound("Subscriber")
-		} else if err != nil {
-			return err
-		}
-		if err := suppress(ctx, tx, key, reason); err != nil {
-			return err
-		}
-		if err := erasedEvent(ctx, tx, id, key); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE to_key = ?`, key); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM subscribers WHERE id = ?`, id); err != nil {
-			return err
-		}
-		// After the subscriber row, whose deletion waited for whoever
-		// held it: their subscriptions and events are committed by now
-		// (PostgreSQL has no foreign keys to cascade: see refs.go).
-		if _, err := tx.exec(ctx, `DELETE FROM subscriptions WHERE subscriber_id = ?`, id); err != nil {
-			return err
-		}
-		_, err = tx.exec(ctx, `DELETE FROM consent_events WHERE subscriber_id = ?`, id)
-		return err
-	})
-}
-
 // erasedEvent appends the erasure's event, before the subscriber's rows go:
 // it names the lists on which the reader had ever confirmed (copies of
 // them may exist elsewhere) and the digest by which those copies are found,

@@ -353,7 +353,7 @@ func (s *Server) apiDeleteSubscriber(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.DB.Erase(r.Context(), id, "deleted by operator"); err != nil {
+	if err := s.Rules.Erase(r.Context(), apiCaller(r), id, "deleted by operator"); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -365,7 +365,7 @@ func (s *Server) apiErase(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.DB.Erase(r.Context(), id, "erased by operator"); err != nil {
+	if err := s.Rules.Erase(r.Context(), apiCaller(r), id, "erased by operator"); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"erased": true})

@@ -687,7 +687,7 @@ func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
 			s.renderManage(w, r, t.SubscriberID, http.StatusUnprocessableEntity, "", herald.FieldError("confirm_erase", "Tick the box to confirm that you want your data erased."))
 			return
 		}
-		if err = s.DB.Erase(ctx, t.SubscriberID, "erased by reader"); err == nil {
+		if err = s.Rules.Erase(ctx, s.reader(r, ""), t.SubscriberID, "erased by reader"); err == nil {
 			s.message(w, http.StatusOK, "Your data is erased", "We deleted your subscriptions and history. We keep only a one-way fingerprint of your address so that we never email it again unless you sign up anew.")
 			return
 		}

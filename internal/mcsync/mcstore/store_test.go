@@ -273,7 +273,7 @@ func TestMailchimpSyncJobsFollowChanges(t *testing.T) {
 		}
 		// Erasure: the queued jobs go (they hold the address), one
 		// delete-permanent per audience is queued.
-		if err := db.Erase(ctx, res.SubscriberID, ""); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, res.SubscriberID, ""); err != nil {
 			t.Fatal(err)
 		}
 		h := "#" + md5hex("ann@example.com")
