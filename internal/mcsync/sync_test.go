@@ -98,7 +98,7 @@ func (e *env) connect(slug, audience, interest string) {
 func (e *env) signup(email, name string, lists ...string) int64 {
 	e.t.Helper()
 	ctx := context.Background()
-	res, err := e.db.Signup(ctx, herald.SignupRequest{Email: email, Name: name, Lists: lists, IP: "198.51.100.7", SourceURL: "https://news.example/a"}, signupOpt)
+	res, err := service.New(e.db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: email, Name: name, Lists: lists, IP: "198.51.100.7", SourceURL: "https://news.example/a"}, signupOpt)
 	if err != nil {
 		e.t.Fatal(err)
 	}

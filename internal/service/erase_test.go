@@ -57,7 +57,7 @@ func TestEraseRules(t *testing.T) {
 		}
 		// Only the reader brings the address back: a signup leaves it
 		// pending even on a single opt-in list, their confirmation lifts it.
-		res, err := db.Signup(ctx, herald.SignupRequest{Email: "ann@example.com", Lists: []string{"news"}}, opt)
+		res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "ann@example.com", Lists: []string{"news"}}, opt)
 		if err != nil || len(res.Pending) != 1 {
 			t.Fatalf("signup after erasure: %v %+v", err, res)
 		}

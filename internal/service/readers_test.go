@@ -27,7 +27,7 @@ func readerFixture(t *testing.T, db *sqlstore.DB) (int64, sqlstore.SignupOptions
 		}
 	}
 	opt := sqlstore.SignupOptions{ConfirmWindow: time.Hour, ConfirmTTL: time.Hour}
-	res, err := db.Signup(ctx, herald.SignupRequest{Email: "ann@example.com", Lists: []string{"daily"}}, opt)
+	res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "ann@example.com", Lists: []string{"daily"}}, opt)
 	if err != nil || !res.MailQueued {
 		t.Fatalf("signup: %v %+v", err, res)
 	}
@@ -163,7 +163,7 @@ func TestPreferencesRules(t *testing.T) {
 			t.Errorf("joining a double opt-in list: %+v", res)
 		}
 		// A signup form in the same hour is throttled.
-		sres, err := db.Signup(ctx, herald.SignupRequest{Email: "ann@example.com", Lists: []string{"daily"}}, opt)
+		sres, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "ann@example.com", Lists: []string{"daily"}}, opt)
 		if err != nil || sres.MailQueued {
 			t.Errorf("signup within the window: %v %+v", err, sres)
 		}

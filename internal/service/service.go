@@ -6,14 +6,20 @@
 // built from the store's transaction-scoped primitives, so the rules live
 // in one place and the store keeps only the SQL.
 //
-// Here so far: the operator's addition and change of a subscriber
-// (AddSubscriber, UpdateSubscriber), the reader's confirmation (Confirm)
-// and manage-page choices (ChangePreferences), and erasure by either
-// (Erase). The pure decisions that the store's grouped signup transaction
-// shares with this package (which status a join results in, when a
-// confirmation mail is due) are in internal/service/policy, which reads
-// nothing, so the store can call it without a round trip. Signup still
-// keeps its other rules in the store (internal/sqlstore/signup.go).
+// Here: the reader's signup (Signup, SignupShown), confirmation (Confirm)
+// and manage-page choices (ChangePreferences); the operator's addition and
+// change of a subscriber (AddSubscriber, UpdateSubscriber); erasure by
+// either (Erase).
+//
+// Signup is the hot path: on SQLite the store writes several readers'
+// signups in one transaction (a group commit). So the service validates
+// and normalises a signup with no database access and hands it to the
+// store's grouped write, and the decisions that write needs (which status
+// a join results in, when a confirmation mail is due) are pure functions
+// in internal/service/policy that both the store and this package call.
+// What stays inside the grouped write besides them: the consent kinds it
+// records (a signup event, and a confirmation event marked "single
+// opt-in" for lists confirmed at once).
 package service
 
 import "github.com/heraldhq/herald/internal/sqlstore"

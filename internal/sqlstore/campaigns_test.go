@@ -86,7 +86,7 @@ func TestCampaignRecipientSet(t *testing.T) {
 		}
 		// An erased address that signs up again is pending (and suppressed)
 		// until it confirms.
-		if _, err := db.Signup(ctx, herald.SignupRequest{Email: "erased@example.com", Lists: []string{"a"}}, opt); err != nil {
+		if _, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "erased@example.com", Lists: []string{"a"}}, opt); err != nil {
 			t.Fatal(err)
 		}
 

@@ -17,7 +17,7 @@ func TestReaderLinks(t *testing.T) {
 		if err := db.CreateList(ctx, &herald.List{Slug: "daily", Name: "Daily", OptIn: herald.Single}); err != nil {
 			t.Fatal(err)
 		}
-		res, err := db.Signup(ctx, herald.SignupRequest{Email: "zoe@example.com", Lists: []string{"daily"}}, sqlstore.SignupOptions{ConfirmTTL: time.Hour})
+		res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "zoe@example.com", Lists: []string{"daily"}}, sqlstore.SignupOptions{ConfirmTTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,7 @@ func TestErasureAndListDeletionTakeTheirRows(t *testing.T) {
 		b := mustList(t, db, "b", herald.Single, herald.Public)
 		var ids []int64
 		for i := 0; i < 10; i++ {
-			res, err := db.Signup(ctx, herald.SignupRequest{Email: fmt.Sprintf("r%d@example.com", i), Lists: []string{"a", "b"}, IP: "192.0.2.1"}, sqlstore.SignupOptions{})
+			res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: fmt.Sprintf("r%d@example.com", i), Lists: []string{"a", "b"}, IP: "192.0.2.1"}, sqlstore.SignupOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func TestConcurrentErasureLeavesNoOrphans(t *testing.T) {
 		const n = 120
 		ids := make([]int64, n)
 		for i := range ids {
-			res, err := db.Signup(ctx, herald.SignupRequest{Email: fmt.Sprintf("c%d@example.com", i), Lists: []string{"a"}}, sqlstore.SignupOptions{})
+			res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: fmt.Sprintf("c%d@example.com", i), Lists: []string{"a"}}, sqlstore.SignupOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -37,37 +37,39 @@ type SignupResult struct {
 	MailQueued     bool
 }
 
-// Signup records a reader's request to subscribe to public lists: the
-// subscriber, the subscriptions (pending for double opt-in), the consent
-// event with the disclosure shown, and the confirmation mail job — all in
-// one transaction, so a crash loses either all of it or none.
-func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOptions) (*SignupResult, error) {
-	return db.SignupShown(ctx, req, nil, opt)
+// SignupInput is a reader's signup as the service layer passes it on,
+// already validated and normalised (service.Signup): the address, its key
+// and the name are clean and at least one list is named.
+type SignupInput struct {
+	Email, Key, Name string
+	Lists            []string // slugs of public lists
+	// DisclosureVersion is the version the form showed (0: the current
+	// one); Shown the lists' own disclosures it showed (slug → version).
+	DisclosureVersion int
+	Shown             map[string]int
+	Meta              Meta // who (the reader), from where
 }
 
-// SignupShown is Signup for a form that also showed lists' own disclosures
-// (a list an integration takes over may name it as processor): shown maps list
-// slugs to the disclosure versions displayed with them. The consent ledger
-// gets one signup event per disclosure; a list's event names its own.
-func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown map[string]int, opt SignupOptions) (*SignupResult, error) {
-	email, key, err := herald.NormalizeEmail(req.Email)
+// SignupGrouped writes a signup: the subscriber, the subscriptions (each
+// status as policy.Join decides), the consent events with the disclosures
+// shown, and the confirmation mail job when policy.ConfirmMailDue says so
+// — all in one transaction, so a crash loses either all of it or none. On
+// SQLite several signups share a transaction (a group commit), which is
+// why the decisions it needs are pure functions it calls rather than a
+// service that would read the reader's state in a transaction of its own.
+//
+// The lists and disclosures are checked (from caches) before the signup
+// queues for the writer, so the shared transaction only sees work that
+// should succeed: an unknown or private list is EINVALID on "lists".
+func (db *DB) SignupGrouped(ctx context.Context, in SignupInput, opt SignupOptions) (*SignupResult, error) {
+	if len(in.Lists) == 0 || in.Key == "" {
+		return nil, herald.Errorf(herald.EINTERNAL, "signup input not validated")
+	}
+	lists, err := resolveLists(ctx, db, nil, in.Lists, false)
 	if err != nil {
 		return nil, err
 	}
-	name, err := herald.CleanName(req.Name)
-	if err != nil {
-		return nil, err
-	}
-	if len(req.Lists) == 0 {
-		return nil, herald.FieldError("lists", "Please select at least one mailing list.")
-	}
-	// Validate the lists and find the disclosure before queueing for the
-	// writer, so the shared transaction only sees work that should succeed.
-	lists, err := resolveLists(ctx, db, nil, req.Lists, false)
-	if err != nil {
-		return nil, err
-	}
-	d, err := signupDisclosure(ctx, db, nil, req.DisclosureVersion)
+	d, err := signupDisclosure(ctx, db, nil, in.DisclosureVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -83,25 +85,25 @@ func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown m
 		err := tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
 			VALUES (?, ?, ?, '{}', ?, ?)
 			ON CONFLICT (email_key) DO UPDATE SET name = CASE WHEN subscribers.name = '' THEN excluded.name ELSE subscribers.name END
-			RETURNING id, confirm_nonce, confirm_mail_at, created_at`, email, key, name, tx.now, tx.now).Scan(&id, &sub.nonce, &sub.mailAt, &created)
+			RETURNING id, confirm_nonce, confirm_mail_at, created_at`, in.Email, in.Key, in.Name, tx.now, tx.now).Scan(&id, &sub.nonce, &sub.mailAt, &created)
 		if err != nil {
 			return tx.db.dialect.translate(err)
 		}
 		sub.known = true
 		if created.Equal(tx.now) {
-			tx.AppendEvent(herald.EventCreated, id, 0, herald.EventData{Actor: herald.ActorReader})
+			tx.AppendEvent(herald.EventCreated, id, 0, herald.EventData{Actor: in.Meta.Actor})
 		}
-		suppressed, err := isSuppressed(ctx, tx, key)
+		suppressed, err := isSuppressed(ctx, tx, in.Key)
 		if err != nil {
 			return err
 		}
 		if suppressed {
-			if err := setSuppressedFlag(ctx, tx, key, true); err != nil {
+			if err := setSuppressedFlag(ctx, tx, in.Key, true); err != nil {
 				return err
 			}
 		}
-		m := Meta{Actor: herald.ActorReader, IP: req.IP, UserAgent: req.UserAgent, SourceURL: req.SourceURL}
-		if err := signupConsents(ctx, tx, id, herald.ConsentSignup, m, lists, d, perList, shown); err != nil {
+		m := in.Meta
+		if err := signupConsents(ctx, tx, id, herald.ConsentSignup, m, lists, d, perList, in.Shown); err != nil {
 			return err
 		}
 		res, err = subscribeLists(ctx, tx, id, &sub, lists, suppressed, opt, false, m.Actor)
@@ -111,7 +113,7 @@ func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown m
 		if len(res.NewlyConfirmed) > 0 {
 			m.Detail = "single opt-in"
 			confirmed := listsBySlug(lists, res.NewlyConfirmed)
-			return signupConsents(ctx, tx, id, herald.ConsentConfirm, m, confirmed, d, perList, shown)
+			return signupConsents(ctx, tx, id, herald.ConsentConfirm, m, confirmed, d, perList, in.Shown)
 		}
 		return nil
 	})

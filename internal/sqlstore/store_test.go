@@ -83,7 +83,7 @@ func TestSignupJourney(t *testing.T) {
 
 		req := herald.SignupRequest{Email: "Reader@Example.com", Name: "Zoë", Lists: []string{"daily", "sport"},
 			IP: "203.0.113.9", UserAgent: "test", SourceURL: "https://news.example/article/1"}
-		res, err := db.Signup(ctx, req, opt)
+		res, err := service.New(db).Signup(ctx, service.Caller{}, req, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,15 +94,15 @@ func TestSignupJourney(t *testing.T) {
 		for _, lists := range [][]string{{"vip"}, {"nope"}, {"daily", "vip"}} {
 			req2 := req
 			req2.Lists = lists
-			if _, err := db.Signup(ctx, req2, opt); herald.ErrorField(err) != "lists" {
+			if _, err := service.New(db).Signup(ctx, service.Caller{}, req2, opt); herald.ErrorField(err) != "lists" {
 				t.Fatalf("lists %v: %v", lists, err)
 			}
 		}
-		if _, err := db.Signup(ctx, herald.SignupRequest{Email: "a@b.example", Lists: nil}, opt); herald.ErrorMessage(err) != "Please select at least one mailing list." {
+		if _, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "a@b.example", Lists: nil}, opt); herald.ErrorMessage(err) != "Please select at least one mailing list." {
 			t.Fatalf("no lists: %v", err)
 		}
 		// A second signup within the window queues no second mail.
-		res2, err := db.Signup(ctx, req, opt)
+		res2, err := service.New(db).Signup(ctx, service.Caller{}, req, opt)
 		if err != nil || res2.MailQueued || res2.SubscriberID != res.SubscriberID {
 			t.Fatalf("second signup: %v %+v", err, res2)
 		}
@@ -154,7 +154,7 @@ func TestSignupJourney(t *testing.T) {
 		if _, err := db.Unsubscribe(ctx, s.ID, nil, sqlstore.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		res3, err := db.Signup(ctx, req, opt)
+		res3, err := service.New(db).Signup(ctx, service.Caller{}, req, opt)
 		if err != nil || len(res3.Pending) != 2 || !res3.MailQueued {
 			t.Fatalf("resubscribe: %v %+v", err, res3)
 		}
@@ -180,7 +180,7 @@ func TestEraseSuppresses(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		mustList(t, db, "sport", herald.Single, herald.Public)
-		res, err := db.Signup(ctx, herald.SignupRequest{Email: "gone@example.com", Lists: []string{"sport"}}, opt)
+		res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "gone@example.com", Lists: []string{"sport"}}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func TestEraseSuppresses(t *testing.T) {
 			t.Fatalf("erasure left %d stored messages sent to the old address", len(msgs))
 		}
 		// Signing up again: even a single opt-in list needs confirmation now.
-		res2, err := db.Signup(ctx, herald.SignupRequest{Email: "gone@example.com", Lists: []string{"sport"}}, opt)
+		res2, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "gone@example.com", Lists: []string{"sport"}}, opt)
 		if err != nil || len(res2.Pending) != 1 || !res2.MailQueued {
 			t.Fatalf("signup after erase: %v %+v", err, res2)
 		}

@@ -358,7 +358,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		fail(f, herald.FieldError("lists", msgNoList))
 		return
 	}
-	_, err = s.DB.SignupShown(r.Context(), herald.SignupRequest{
+	_, err = s.Rules.SignupShown(r.Context(), service.Caller{Role: service.RoleReader}, herald.SignupRequest{
 		Email: f.Email, Name: f.Name, Lists: f.Lists, SourceURL: f.Source,
 		IP: ip, UserAgent: ua, DisclosureVersion: f.DisclosureVersion,
 	}, f.ListDisclosures, s.signupOptions())

@@ -205,7 +205,7 @@ func TestMailchimpSyncJobsFollowChanges(t *testing.T) {
 		connect(t, db, "flash", "aud2", "")
 		global, _ := db.CurrentDisclosure(ctx)
 
-		res, err := db.Signup(ctx, herald.SignupRequest{Email: "Ann@Example.com", Name: "Ann Lee", Lists: []string{"daily", "local", "flash"}, IP: "192.0.2.1"}, opt)
+		res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "Ann@Example.com", Name: "Ann Lee", Lists: []string{"daily", "local", "flash"}, IP: "192.0.2.1"}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -359,7 +359,7 @@ func TestMailchimpWebhookEvents(t *testing.T) {
 			t.Fatalf("unknown reader: %+v", r)
 		}
 		// A Herald change after the event wins over a subscribe event.
-		res, _ := db.Signup(ctx, herald.SignupRequest{Email: "di@example.com", Lists: []string{"daily"}}, opt)
+		res, _ := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "di@example.com", Lists: []string{"daily"}}, opt)
 		if _, err := db.Unsubscribe(ctx, res.SubscriberID, nil, sqlstore.Meta{}); err != nil {
 			t.Fatal(err)
 		}
