@@ -79,12 +79,12 @@ func TestThrowawayConsumer(t *testing.T) {
 		d := &events.Dispatcher{DB: db, Log: quiet()}
 		d.Register("throwaway", rec.handle)
 
-		res, err := db.Signup(ctx, herald.SignupRequest{Email: "Ada@example.com", Name: "Ada", Lists: []string{"daily", "weekly"}}, opt)
+		res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "Ada@example.com", Name: "Ada", Lists: []string{"daily", "weekly"}}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		id := res.SubscriberID
-		if _, err := db.Confirm(ctx, id, 0, sqlstore.Meta{}); err != nil {
+		if _, err := service.New(db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{}}, id, 0); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.Unsubscribe(ctx, id, []int64{weekly.ID}, sqlstore.Meta{}); err != nil {
@@ -99,7 +99,7 @@ func TestThrowawayConsumer(t *testing.T) {
 			t.Fatal(err)
 		}
 		half := rec.events()
-		if err := db.Erase(ctx, id, ""); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, id, ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.Drain(ctx); err != nil {
@@ -214,7 +214,7 @@ func TestHandlerErrorRedelivers(t *testing.T) {
 		ctx := context.Background()
 		list(t, db, "daily", herald.Single)
 		for i := range 3 {
-			if _, err := db.Signup(ctx, herald.SignupRequest{Email: fmt.Sprintf("r%d@example.com", i), Lists: []string{"daily"}}, opt); err != nil {
+			if _, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: fmt.Sprintf("r%d@example.com", i), Lists: []string{"daily"}}, opt); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -268,7 +268,7 @@ func TestCursorSurvivesRestart(t *testing.T) {
 			db := storetest.Open(t, u)
 			list(t, db, "daily", herald.Single)
 			signup := func(db *sqlstore.DB, i int) {
-				if _, err := db.Signup(ctx, herald.SignupRequest{Email: fmt.Sprintf("r%d@example.com", i), Lists: []string{"daily"}}, opt); err != nil {
+				if _, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: fmt.Sprintf("r%d@example.com", i), Lists: []string{"daily"}}, opt); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -350,7 +350,7 @@ func TestConcurrentWritersPostgres(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				// A signup is a grouped write; an unsubscribe a plain one.
-				res, err := db.Signup(ctx, herald.SignupRequest{Email: fmt.Sprintf("w%d-%d@example.com", w, i), Lists: []string{"daily"}}, opt)
+				res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: fmt.Sprintf("w%d-%d@example.com", w, i), Lists: []string{"daily"}}, opt)
 				if err != nil {
 					t.Error(err)
 					return
@@ -427,7 +427,7 @@ func TestTwoProcessesPostgres(t *testing.T) {
 			defer wg.Done()
 			db := dbs[w%2]
 			for i := range 40 {
-				if _, err := db.Signup(ctx, herald.SignupRequest{Email: fmt.Sprintf("p%d-%d@example.com", w, i), Lists: []string{"daily"}}, opt); err != nil {
+				if _, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: fmt.Sprintf("p%d-%d@example.com", w, i), Lists: []string{"daily"}}, opt); err != nil {
 					t.Error(err)
 					return
 				}
@@ -470,7 +470,7 @@ func TestSkipWhenIdle(t *testing.T) {
 		ctx := context.Background()
 		list(t, db, "daily", herald.Single)
 		signup := func(i int) {
-			if _, err := db.Signup(ctx, herald.SignupRequest{Email: fmt.Sprintf("s%d@example.com", i), Lists: []string{"daily"}}, opt); err != nil {
+			if _, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: fmt.Sprintf("s%d@example.com", i), Lists: []string{"daily"}}, opt); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/mcsync/mcstore"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/queue"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -97,11 +98,11 @@ func (e *env) connect(slug, audience, interest string) {
 func (e *env) signup(email, name string, lists ...string) int64 {
 	e.t.Helper()
 	ctx := context.Background()
-	res, err := e.db.Signup(ctx, herald.SignupRequest{Email: email, Name: name, Lists: lists, IP: "198.51.100.7", SourceURL: "https://news.example/a"}, signupOpt)
+	res, err := service.New(e.db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: email, Name: name, Lists: lists, IP: "198.51.100.7", SourceURL: "https://news.example/a"}, signupOpt)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.db.Confirm(ctx, res.SubscriberID, 0, sqlstore.Meta{IP: "198.51.100.8"}); err != nil && herald.ErrorCode(err) != herald.EGONE {
+	if _, err := service.New(e.db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{IP: "198.51.100.8"}}, res.SubscriberID, 0); err != nil && herald.ErrorCode(err) != herald.EGONE {
 		e.t.Fatal(err) // EGONE: single opt-in, nothing to confirm
 	}
 	return res.SubscriberID
@@ -219,7 +220,7 @@ func TestSyncReachesMailchimpOnceThroughFaults(t *testing.T) {
 
 		del := path + "/actions/delete-permanent"
 		e.fake.Inject(mailchimptest.Fault{Method: "POST", Path: del, Status: 503, RetryAfter: "1"})
-		if err := db.Erase(context.Background(), id, ""); err != nil {
+		if err := service.New(db).Erase(context.Background(), service.Caller{}, id, ""); err != nil {
 			t.Fatal(err)
 		}
 		jobs, _, _ := db.Jobs(context.Background(), sqlstore.JobFilter{})
@@ -274,7 +275,7 @@ func TestSyncRefusals(t *testing.T) {
 		// Forgotten Email Not Subscribed: erased, then signed up again.
 		dan := e.signup("dan@example.com", "Dan", "daily")
 		e.idle()
-		if err := db.Erase(ctx, dan, ""); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, dan, ""); err != nil {
 			t.Fatal(err)
 		}
 		e.idle()
@@ -309,7 +310,7 @@ func TestNothingForUnconnectedLists(t *testing.T) {
 		if _, err := db.Unsubscribe(context.Background(), id, nil, sqlstore.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Erase(context.Background(), id, ""); err != nil {
+		if err := service.New(db).Erase(context.Background(), service.Caller{}, id, ""); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond)

@@ -30,7 +30,7 @@ func TestUpdateSubscriberRules(t *testing.T) {
 			}
 		}
 		opt := sqlstore.SignupOptions{ConfirmWindow: time.Minute, ConfirmTTL: time.Hour}
-		res, err := db.Signup(ctx, herald.SignupRequest{Email: "ann@example.com", Lists: []string{"daily"}}, opt)
+		res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "ann@example.com", Lists: []string{"daily"}}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}

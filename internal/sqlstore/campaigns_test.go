@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
 
 func mustSubscriber(t *testing.T, db *sqlstore.DB, email string, status string, lists ...string) int64 {
 	t.Helper()
-	s, err := db.AddSubscriber(context.Background(), sqlstore.NewSubscriber{Email: email, Lists: lists, Status: status}, sqlstore.Meta{}, opt)
+	s, err := service.New(db).AddSubscriber(context.Background(), service.Caller{}, service.NewSubscriber{Email: email, Lists: lists, Status: status}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestCampaignRecipientSet(t *testing.T) {
 		}
 		mustSubscriber(t, db, "other@example.com", "confirmed", "c")
 		erased := mustSubscriber(t, db, "erased@example.com", "confirmed", "a")
-		if err := db.Erase(ctx, erased, "test"); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, erased, "test"); err != nil {
 			t.Fatal(err)
 		}
 		bounced := mustSubscriber(t, db, "bounced@example.com", "confirmed", "b")
@@ -85,7 +86,7 @@ func TestCampaignRecipientSet(t *testing.T) {
 		}
 		// An erased address that signs up again is pending (and suppressed)
 		// until it confirms.
-		if _, err := db.Signup(ctx, herald.SignupRequest{Email: "erased@example.com", Lists: []string{"a"}}, opt); err != nil {
+		if _, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "erased@example.com", Lists: []string{"a"}}, opt); err != nil {
 			t.Fatal(err)
 		}
 
@@ -132,7 +133,7 @@ func TestCampaignClaimSkipsAndCounts(t *testing.T) {
 		if _, err := db.Unsubscribe(ctx, ids[1], nil, sqlstore.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Erase(ctx, ids[2], "test"); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, ids[2], "test"); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Suppress(ctx, "r3@example.com", "complaint"); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -43,7 +44,7 @@ func TestCopyToPostgres(t *testing.T) {
 	}
 	opt := sqlstore.SignupOptions{ConfirmWindow: time.Hour, ConfirmTTL: 24 * time.Hour}
 	for _, e := range []string{"ann@example.com", "bob@example.com"} {
-		if _, err := src.Signup(ctx, herald.SignupRequest{Email: e, Name: "Zoë “quoted”", Lists: []string{"daily", "sport"}, IP: "192.0.2.1"}, opt); err != nil {
+		if _, err := service.New(src).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: e, Name: "Zoë “quoted”", Lists: []string{"daily", "sport"}, IP: "192.0.2.1"}, opt); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -152,3 +152,114 @@ func SetSubscriptionStatus(ctx context.Context, tx *Tx, subID, listID int64, sta
 	}
 	return prev, setSubscription(ctx, tx, subID, listID, status)
 }
+
+// Confirmation returns what a confirmation link leads to in tx: the
+// subscriber and their pending subscriptions, if nonce is still the
+// current one (0: whatever is current). EGONE when the link was used or
+// replaced, or the subscriber is gone.
+func Confirmation(ctx context.Context, tx *Tx, subID int64, nonce uint64) (*PendingConfirmation, error) {
+	return getConfirmation(ctx, tx, subID, nonce)
+}
+
+// ConfirmPending confirms every pending subscription of a subscriber.
+func ConfirmPending(ctx context.Context, tx *Tx, subID int64) error {
+	_, err := tx.exec(ctx, `UPDATE subscriptions SET status = 'confirmed', confirmed_at = ?, updated_at = ?
+		WHERE subscriber_id = ? AND status = 'pending'`, tx.now, tx.now, subID)
+	return err
+}
+
+// RetireConfirmNonce clears a subscriber's confirmation nonce: the links
+// that carry it stop working.
+func RetireConfirmNonce(ctx context.Context, tx *Tx, subID int64) error {
+	_, err := tx.exec(ctx, `UPDATE subscribers SET confirm_nonce = NULL, updated_at = ? WHERE id = ?`, tx.now, subID)
+	return err
+}
+
+// UnsubscribeLists ends a subscriber's subscriptions to the given lists
+// (all when listIDs is empty) with the unsubscribe consent event and the
+// "unsubscribed" events, and returns the slugs of the lists it changed.
+func UnsubscribeLists(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Meta) ([]string, error) {
+	return unsubscribe(ctx, tx, subID, listIDs, m)
+}
+
+// SignupDisclosure returns the disclosure a form showed: the given version
+// if it exists, the current one otherwise; EINTERNAL when there is none,
+// since no consent is recorded without the text it was given to.
+func SignupDisclosure(ctx context.Context, tx *Tx, version int) (*herald.Disclosure, error) {
+	return signupDisclosure(ctx, tx.db, tx, version)
+}
+
+// ListDisclosures returns the lists' own current disclosures by list id.
+func ListDisclosures(ctx context.Context, tx *Tx) (map[int64]*herald.Disclosure, error) {
+	return cachedListDisclosures(ctx, tx.db, tx)
+}
+
+// SignupConsents appends the consent events of a request to join lists:
+// one per disclosure shown (global: the form's; perList: the lists' own;
+// shown: slug → version the form displayed).
+func SignupConsents(ctx context.Context, tx *Tx, subID int64, kind string, m Meta, lists []*herald.List, global *herald.Disclosure,
+	perList map[int64]*herald.Disclosure, shown map[string]int) error {
+	return signupConsents(ctx, tx, subID, kind, m, lists, global, perList, shown)
+}
+
+// SubscribeLists writes what a request to join lists does (policy.Join
+// decides each status), appends the events, and queues a confirmation mail
+// when one is due (policy.ConfirmMailDue; force skips the throttle).
+func SubscribeLists(ctx context.Context, tx *Tx, subID int64, lists []*herald.List, suppressed bool, opt SignupOptions, force bool, actor string) (*SignupResult, error) {
+	return subscribeLists(ctx, tx, subID, nil, lists, suppressed, opt, force, actor)
+}
+
+// InsertSubscriber adds a subscriber with no subscriptions and returns its
+// id. ECONFLICT on the email field when the address exists.
+func InsertSubscriber(ctx context.Context, tx *Tx, email, key, name, attrs string) (int64, error) {
+	var id int64
+	err := tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, email, key, name, attrs, tx.now, tx.now).Scan(&id)
+	if err = tx.db.dialect.translate(err); herald.ErrorCode(err) == herald.ECONFLICT {
+		return 0, &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "A subscriber with this address already exists."}
+	}
+	return id, err
+}
+
+// SetSubscription writes a subscription's status (creating it if need
+// be), stamping the time of the status it enters.
+func SetSubscription(ctx context.Context, tx *Tx, subID, listID int64, status string) error {
+	return setSubscription(ctx, tx, subID, listID, status)
+}
+
+// SubscriberKey returns a subscriber's address key (its lower-case form);
+// ENOTFOUND when there is no such subscriber.
+func SubscriberKey(ctx context.Context, tx *Tx, id int64) (string, error) {
+	var key string
+	err := tx.queryRow(ctx, `SELECT email_key FROM subscribers WHERE id = ?`, id).Scan(&key)
+	if isNoRows(err) {
+		return "", notFound("Subscriber")
+	}
+	return key, err
+}
+
+// AppendErasedEvent appends the "erased" event of a subscriber, before
+// their rows go: it names the lists on which they had ever confirmed and
+// the digest of the address, and empties the data of their earlier events.
+func AppendErasedEvent(ctx context.Context, tx *Tx, subID int64, emailKey string) error {
+	return erasedEvent(ctx, tx, subID, emailKey)
+}
+
+// DeletePersonalData deletes a subscriber's profile, subscriptions,
+// consent events and the stored mail to their address.
+func DeletePersonalData(ctx context.Context, tx *Tx, subID int64, emailKey string) error {
+	if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE to_key = ?`, emailKey); err != nil {
+		return err
+	}
+	if _, err := tx.exec(ctx, `DELETE FROM subscribers WHERE id = ?`, subID); err != nil {
+		return err
+	}
+	// After the subscriber row, whose deletion waited for whoever held it:
+	// their subscriptions and events are committed by now (PostgreSQL has
+	// no foreign keys to cascade: see refs.go).
+	if _, err := tx.exec(ctx, `DELETE FROM subscriptions WHERE subscriber_id = ?`, subID); err != nil {
+		return err
+	}
+	_, err := tx.exec(ctx, `DELETE FROM consent_events WHERE subscriber_id = ?`, subID)
+	return err
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -16,7 +17,7 @@ func TestReaderLinks(t *testing.T) {
 		if err := db.CreateList(ctx, &herald.List{Slug: "daily", Name: "Daily", OptIn: herald.Single}); err != nil {
 			t.Fatal(err)
 		}
-		res, err := db.Signup(ctx, herald.SignupRequest{Email: "zoe@example.com", Lists: []string{"daily"}}, sqlstore.SignupOptions{ConfirmTTL: time.Hour})
+		res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "zoe@example.com", Lists: []string{"daily"}}, sqlstore.SignupOptions{ConfirmTTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +66,7 @@ func TestReaderLinks(t *testing.T) {
 			t.Fatalf("revoking for nobody: %v", err)
 		}
 		// Erasure removes the row with the subscriber; a suppressed address gets nothing.
-		if err := db.Erase(ctx, id, "test"); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, id, "test"); err != nil {
 			t.Fatal(err)
 		}
 		if rb, err := db.LinksRevokedBefore(ctx, id); err != nil || rb != 0 {

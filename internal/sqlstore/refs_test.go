@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -30,7 +31,7 @@ func TestErasureAndListDeletionTakeTheirRows(t *testing.T) {
 		b := mustList(t, db, "b", herald.Single, herald.Public)
 		var ids []int64
 		for i := 0; i < 10; i++ {
-			res, err := db.Signup(ctx, herald.SignupRequest{Email: fmt.Sprintf("r%d@example.com", i), Lists: []string{"a", "b"}, IP: "192.0.2.1"}, sqlstore.SignupOptions{})
+			res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: fmt.Sprintf("r%d@example.com", i), Lists: []string{"a", "b"}, IP: "192.0.2.1"}, sqlstore.SignupOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +56,7 @@ func TestErasureAndListDeletionTakeTheirRows(t *testing.T) {
 			}
 		}
 		for _, id := range ids[3:8] {
-			if err := db.Erase(ctx, id, ""); err != nil {
+			if err := service.New(db).Erase(ctx, service.Caller{}, id, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -86,7 +87,7 @@ func TestConcurrentErasureLeavesNoOrphans(t *testing.T) {
 		const n = 120
 		ids := make([]int64, n)
 		for i := range ids {
-			res, err := db.Signup(ctx, herald.SignupRequest{Email: fmt.Sprintf("c%d@example.com", i), Lists: []string{"a"}}, sqlstore.SignupOptions{})
+			res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: fmt.Sprintf("c%d@example.com", i), Lists: []string{"a"}}, sqlstore.SignupOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,10 +103,10 @@ func TestConcurrentErasureLeavesNoOrphans(t *testing.T) {
 					switch i % 3 {
 					case 0:
 						if nonce, err := db.ConfirmNonce(ctx, id); err == nil {
-							_, _ = db.Confirm(ctx, id, nonce, m)
+							_, _ = service.New(db).Confirm(ctx, service.Caller{Meta: m}, id, nonce)
 						}
 					case 1:
-						_, _ = db.ChangePreferences(ctx, id, []string{"a", "b"}, m, sqlstore.SignupOptions{}, 0, nil)
+						_, _ = service.New(db).ChangePreferences(ctx, service.Caller{Meta: m}, id, service.Preferences{Lists: []string{"a", "b"}}, sqlstore.SignupOptions{})
 					default:
 						_, _ = db.Unsubscribe(ctx, id, []int64{b.ID}, m)
 					}
@@ -118,7 +119,7 @@ func TestConcurrentErasureLeavesNoOrphans(t *testing.T) {
 				defer wg.Done()
 				for _, i := range rand.Perm(n) {
 					if i%2 == 0 {
-						_ = db.Erase(ctx, ids[i], "")
+						_ = service.New(db).Erase(ctx, service.Caller{}, ids[i], "")
 					}
 				}
 			}()

@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/binary"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service/policy"
 )
 
 // JobConfirmMail is the job kind that sends a double opt-in mail.
@@ -37,37 +37,39 @@ type SignupResult struct {
 	MailQueued     bool
 }
 
-// Signup records a reader's request to subscribe to public lists: the
-// subscriber, the subscriptions (pending for double opt-in), the consent
-// event with the disclosure shown, and the confirmation mail job — all in
-// one transaction, so a crash loses either all of it or none.
-func (db *DB) Signup(ctx context.Context, req herald.SignupRequest, opt SignupOptions) (*SignupResult, error) {
-	return db.SignupShown(ctx, req, nil, opt)
+// SignupInput is a reader's signup as the service layer passes it on,
+// already validated and normalised (service.Signup): the address, its key
+// and the name are clean and at least one list is named.
+type SignupInput struct {
+	Email, Key, Name string
+	Lists            []string // slugs of public lists
+	// DisclosureVersion is the version the form showed (0: the current
+	// one); Shown the lists' own disclosures it showed (slug → version).
+	DisclosureVersion int
+	Shown             map[string]int
+	Meta              Meta // who (the reader), from where
 }
 
-// SignupShown is Signup for a form that also showed lists' own disclosures
-// (a list an integration takes over may name it as processor): shown maps list
-// slugs to the disclosure versions displayed with them. The consent ledger
-// gets one signup event per disclosure; a list's event names its own.
-func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown map[string]int, opt SignupOptions) (*SignupResult, error) {
-	email, key, err := herald.NormalizeEmail(req.Email)
+// SignupGrouped writes a signup: the subscriber, the subscriptions (each
+// status as policy.Join decides), the consent events with the disclosures
+// shown, and the confirmation mail job when policy.ConfirmMailDue says so
+// — all in one transaction, so a crash loses either all of it or none. On
+// SQLite several signups share a transaction (a group commit), which is
+// why the decisions it needs are pure functions it calls rather than a
+// service that would read the reader's state in a transaction of its own.
+//
+// The lists and disclosures are checked (from caches) before the signup
+// queues for the writer, so the shared transaction only sees work that
+// should succeed: an unknown or private list is EINVALID on "lists".
+func (db *DB) SignupGrouped(ctx context.Context, in SignupInput, opt SignupOptions) (*SignupResult, error) {
+	if len(in.Lists) == 0 || in.Key == "" {
+		return nil, herald.Errorf(herald.EINTERNAL, "signup input not validated")
+	}
+	lists, err := resolveLists(ctx, db, nil, in.Lists, false)
 	if err != nil {
 		return nil, err
 	}
-	name, err := herald.CleanName(req.Name)
-	if err != nil {
-		return nil, err
-	}
-	if len(req.Lists) == 0 {
-		return nil, herald.FieldError("lists", "Please select at least one mailing list.")
-	}
-	// Validate the lists and find the disclosure before queueing for the
-	// writer, so the shared transaction only sees work that should succeed.
-	lists, err := resolveLists(ctx, db, nil, req.Lists, false)
-	if err != nil {
-		return nil, err
-	}
-	d, err := signupDisclosure(ctx, db, nil, req.DisclosureVersion)
+	d, err := signupDisclosure(ctx, db, nil, in.DisclosureVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -83,25 +85,25 @@ func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown m
 		err := tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
 			VALUES (?, ?, ?, '{}', ?, ?)
 			ON CONFLICT (email_key) DO UPDATE SET name = CASE WHEN subscribers.name = '' THEN excluded.name ELSE subscribers.name END
-			RETURNING id, confirm_nonce, confirm_mail_at, created_at`, email, key, name, tx.now, tx.now).Scan(&id, &sub.nonce, &sub.mailAt, &created)
+			RETURNING id, confirm_nonce, confirm_mail_at, created_at`, in.Email, in.Key, in.Name, tx.now, tx.now).Scan(&id, &sub.nonce, &sub.mailAt, &created)
 		if err != nil {
 			return tx.db.dialect.translate(err)
 		}
 		sub.known = true
 		if created.Equal(tx.now) {
-			tx.AppendEvent(herald.EventCreated, id, 0, herald.EventData{Actor: herald.ActorReader})
+			tx.AppendEvent(herald.EventCreated, id, 0, herald.EventData{Actor: in.Meta.Actor})
 		}
-		suppressed, err := isSuppressed(ctx, tx, key)
+		suppressed, err := isSuppressed(ctx, tx, in.Key)
 		if err != nil {
 			return err
 		}
 		if suppressed {
-			if err := setSuppressedFlag(ctx, tx, key, true); err != nil {
+			if err := setSuppressedFlag(ctx, tx, in.Key, true); err != nil {
 				return err
 			}
 		}
-		m := Meta{Actor: herald.ActorReader, IP: req.IP, UserAgent: req.UserAgent, SourceURL: req.SourceURL}
-		if err := signupConsents(ctx, tx, id, herald.ConsentSignup, m, lists, d, perList, shown); err != nil {
+		m := in.Meta
+		if err := signupConsents(ctx, tx, id, herald.ConsentSignup, m, lists, d, perList, in.Shown); err != nil {
 			return err
 		}
 		res, err = subscribeLists(ctx, tx, id, &sub, lists, suppressed, opt, false, m.Actor)
@@ -111,7 +113,7 @@ func (db *DB) SignupShown(ctx context.Context, req herald.SignupRequest, shown m
 		if len(res.NewlyConfirmed) > 0 {
 			m.Detail = "single opt-in"
 			confirmed := listsBySlug(lists, res.NewlyConfirmed)
-			return signupConsents(ctx, tx, id, herald.ConsentConfirm, m, confirmed, d, perList, shown)
+			return signupConsents(ctx, tx, id, herald.ConsentConfirm, m, confirmed, d, perList, in.Shown)
 		}
 		return nil
 	})
@@ -167,22 +169,22 @@ func subscribeLists(ctx context.Context, tx *Tx, subID int64, sub *subState, lis
 	}
 	rows.Close()
 	for _, l := range lists {
-		cur, ok := existing[l.ID]
-		switch {
-		case !ok && l.OptIn == herald.Single && !suppressed:
-			if err := setSubscription(ctx, tx, subID, l.ID, herald.StatusConfirmed); err != nil {
+		cur := existing[l.ID]
+		next, changed := policy.Join(cur, l.OptIn, suppressed)
+		if changed {
+			if err := setSubscription(ctx, tx, subID, l.ID, next); err != nil {
 				return nil, err
 			}
+		}
+		switch {
+		case next == herald.StatusConfirmed && changed:
 			tx.AppendEvent(herald.EventConfirmed, subID, l.ID, herald.EventData{Actor: actor, To: herald.StatusConfirmed})
 			res.Confirmed = append(res.Confirmed, l.Slug)
 			res.NewlyConfirmed = append(res.NewlyConfirmed, l.Slug)
-		case !ok || cur == herald.StatusUnsubscribed:
-			if err := setSubscription(ctx, tx, subID, l.ID, herald.StatusPending); err != nil {
-				return nil, err
+		case next == herald.StatusPending:
+			if changed {
+				tx.AppendEvent(herald.EventSubscriptionChanged, subID, l.ID, herald.EventData{Actor: actor, From: cur, To: herald.StatusPending})
 			}
-			tx.AppendEvent(herald.EventSubscriptionChanged, subID, l.ID, herald.EventData{Actor: actor, From: cur, To: herald.StatusPending})
-			res.Pending = append(res.Pending, l.Slug)
-		case cur == herald.StatusPending:
 			res.Pending = append(res.Pending, l.Slug)
 		default:
 			res.Confirmed = append(res.Confirmed, l.Slug)
@@ -200,7 +202,11 @@ func subscribeLists(ctx context.Context, tx *Tx, subID int64, sub *subState, lis
 		}
 	}
 	nonce, last := sub.nonce, sub.mailAt
-	if !force && nonce.Valid && last.Valid && tx.now.Sub(last.Time) < opt.ConfirmWindow {
+	var lastAt time.Time
+	if last.Valid {
+		lastAt = last.Time
+	}
+	if !policy.ConfirmMailDue(force, nonce.Valid, lastAt, tx.now, opt.ConfirmWindow) {
 		// A recent mail with a live link is on its way; that link confirms
 		// every pending list, this one included.
 		return res, nil
@@ -211,10 +217,7 @@ func subscribeLists(ctx context.Context, tx *Tx, subID int64, sub *subState, lis
 	if _, err := tx.exec(ctx, `UPDATE subscribers SET confirm_nonce = ?, confirm_mail_at = ? WHERE id = ?`, nonce.Int64, tx.now, subID); err != nil {
 		return nil, err
 	}
-	ttl := opt.ConfirmTTL
-	if ttl <= 0 {
-		ttl = 7 * 24 * time.Hour
-	}
+	ttl := policy.ConfirmTTL(opt.ConfirmTTL)
 	if err := enqueue(ctx, tx, JobConfirmMail, ConfirmMailJob{SubscriberID: subID, Expires: tx.now.Add(ttl).Unix()}, tx.now); err != nil {
 		return nil, err
 	}
@@ -272,46 +275,6 @@ func getConfirmation(ctx context.Context, tx *Tx, subID int64, nonce uint64) (*P
 		}
 	}
 	return pc, nil
-}
-
-// Confirm confirms every pending subscription of the subscriber whose
-// current nonce the link carries, then retires the nonce: links are
-// single-use. Confirming also lifts a suppression of the address.
-func (db *DB) Confirm(ctx context.Context, subID int64, nonce uint64, m Meta) ([]string, error) {
-	var confirmed []string
-	err := db.write(ctx, func(tx *Tx) error {
-		pc, err := getConfirmation(ctx, tx, subID, nonce)
-		if err != nil {
-			return err
-		}
-		for _, x := range pc.Lists {
-			confirmed = append(confirmed, x.List)
-		}
-		if _, err := tx.exec(ctx, `UPDATE subscriptions SET status = 'confirmed', confirmed_at = ?, updated_at = ?
-			WHERE subscriber_id = ? AND status = 'pending'`, tx.now, tx.now, subID); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `UPDATE subscribers SET confirm_nonce = NULL, updated_at = ? WHERE id = ?`, tx.now, subID); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM suppressions WHERE hash = ?`, tx.db.SuppressionHash(strings.ToLower(pc.Subscriber.Email))); err != nil {
-			return err
-		}
-		if err := setSuppressedFlag(ctx, tx, strings.ToLower(pc.Subscriber.Email), false); err != nil {
-			return err
-		}
-		if m.Actor == "" {
-			m.Actor = herald.ActorReader
-		}
-		if err := addConsent(ctx, tx, subID, herald.ConsentConfirm, m, confirmed, nil); err != nil {
-			return err
-		}
-		for _, x := range pc.Lists {
-			tx.AppendEvent(herald.EventConfirmed, subID, x.ListID, herald.EventData{Actor: m.Actor, From: herald.StatusPending, To: herald.StatusConfirmed})
-		}
-		return nil
-	})
-	return confirmed, err
 }
 
 // Unsubscribe ends the subscriber's subscriptions to the given lists (all
@@ -374,75 +337,6 @@ func unsubscribe(ctx context.Context, tx *Tx, subID int64, listIDs []int64, m Me
 		tx.AppendEvent(herald.EventUnsubscribed, subID, id.(int64), herald.EventData{Actor: m.Actor, From: prev[i], To: herald.StatusUnsubscribed})
 	}
 	return slugs, nil
-}
-
-// ChangePreferences applies a reader's manage-page choice: want is the full
-// set of list slugs they want; lists they are on and did not tick are left,
-// public lists they ticked are joined (double opt-in applies). The consent
-// to join records the disclosure version the page showed (0: the current
-// one) and the lists' own disclosures shown (slug → version), as a signup
-// does.
-func (db *DB) ChangePreferences(ctx context.Context, subID int64, want []string, m Meta, opt SignupOptions, version int, shown map[string]int) (*SignupResult, error) {
-	var res *SignupResult
-	err := db.write(ctx, func(tx *Tx) error {
-		s, err := getSubscriber(ctx, tx, subID)
-		if err != nil {
-			return err
-		}
-		wanted := map[string]bool{}
-		for _, w := range want {
-			wanted[w] = true
-		}
-		var leave []int64
-		have := map[string]bool{}
-		for _, x := range s.Subscriptions {
-			if x.Status == herald.StatusUnsubscribed {
-				continue
-			}
-			have[x.List] = true
-			if !wanted[x.List] {
-				leave = append(leave, x.ListID)
-			}
-		}
-		var joinSlugs []string
-		for _, w := range want {
-			if !have[w] {
-				joinSlugs = append(joinSlugs, w)
-			}
-		}
-		join, err := resolveLists(ctx, tx.db, tx, joinSlugs, false)
-		if err != nil {
-			return err
-		}
-		res = &SignupResult{SubscriberID: subID}
-		if len(leave) > 0 {
-			if _, err := unsubscribe(ctx, tx, subID, leave, m); err != nil {
-				return err
-			}
-		}
-		if len(join) > 0 {
-			d, err := signupDisclosure(ctx, tx.db, tx, version)
-			if err != nil {
-				return err
-			}
-			sup, err := isSuppressed(ctx, tx, strings.ToLower(s.Email))
-			if err != nil {
-				return err
-			}
-			perList, err := cachedListDisclosures(ctx, tx.db, tx)
-			if err != nil {
-				return err
-			}
-			if err := signupConsents(ctx, tx, subID, herald.ConsentPreferences, m, join, d, perList, shown); err != nil {
-				return err
-			}
-			if res, err = subscribeLists(ctx, tx, subID, nil, join, sup, opt, true, m.Actor); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return res, err
 }
 
 // ConfirmNonce returns the subscriber's current confirmation nonce, which

@@ -83,7 +83,7 @@ func TestSignupJourney(t *testing.T) {
 
 		req := herald.SignupRequest{Email: "Reader@Example.com", Name: "Zoë", Lists: []string{"daily", "sport"},
 			IP: "203.0.113.9", UserAgent: "test", SourceURL: "https://news.example/article/1"}
-		res, err := db.Signup(ctx, req, opt)
+		res, err := service.New(db).Signup(ctx, service.Caller{}, req, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,15 +94,15 @@ func TestSignupJourney(t *testing.T) {
 		for _, lists := range [][]string{{"vip"}, {"nope"}, {"daily", "vip"}} {
 			req2 := req
 			req2.Lists = lists
-			if _, err := db.Signup(ctx, req2, opt); herald.ErrorField(err) != "lists" {
+			if _, err := service.New(db).Signup(ctx, service.Caller{}, req2, opt); herald.ErrorField(err) != "lists" {
 				t.Fatalf("lists %v: %v", lists, err)
 			}
 		}
-		if _, err := db.Signup(ctx, herald.SignupRequest{Email: "a@b.example", Lists: nil}, opt); herald.ErrorMessage(err) != "Please select at least one mailing list." {
+		if _, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "a@b.example", Lists: nil}, opt); herald.ErrorMessage(err) != "Please select at least one mailing list." {
 			t.Fatalf("no lists: %v", err)
 		}
 		// A second signup within the window queues no second mail.
-		res2, err := db.Signup(ctx, req, opt)
+		res2, err := service.New(db).Signup(ctx, service.Caller{}, req, opt)
 		if err != nil || res2.MailQueued || res2.SubscriberID != res.SubscriberID {
 			t.Fatalf("second signup: %v %+v", err, res2)
 		}
@@ -128,11 +128,11 @@ func TestSignupJourney(t *testing.T) {
 		if pc, err = db.GetConfirmation(ctx, p.SubscriberID, nonce); err != nil || len(pc.Lists) != 1 {
 			t.Fatalf("confirmation: %v %+v", err, pc)
 		}
-		got, err := db.Confirm(ctx, p.SubscriberID, nonce, sqlstore.Meta{IP: "203.0.113.9"})
+		got, err := service.New(db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{IP: "203.0.113.9"}}, p.SubscriberID, nonce)
 		if err != nil || !reflect.DeepEqual(got, []string{"daily"}) {
 			t.Fatalf("confirm: %v %v", err, got)
 		}
-		if _, err := db.Confirm(ctx, p.SubscriberID, nonce, sqlstore.Meta{}); herald.ErrorCode(err) != herald.EGONE {
+		if _, err := service.New(db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{}}, p.SubscriberID, nonce); herald.ErrorCode(err) != herald.EGONE {
 			t.Fatalf("second confirm: %v", err)
 		}
 		s, _ := db.GetSubscriber(ctx, p.SubscriberID)
@@ -154,7 +154,7 @@ func TestSignupJourney(t *testing.T) {
 		if _, err := db.Unsubscribe(ctx, s.ID, nil, sqlstore.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		res3, err := db.Signup(ctx, req, opt)
+		res3, err := service.New(db).Signup(ctx, service.Caller{}, req, opt)
 		if err != nil || len(res3.Pending) != 2 || !res3.MailQueued {
 			t.Fatalf("resubscribe: %v %+v", err, res3)
 		}
@@ -180,7 +180,7 @@ func TestEraseSuppresses(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		mustList(t, db, "sport", herald.Single, herald.Public)
-		res, err := db.Signup(ctx, herald.SignupRequest{Email: "gone@example.com", Lists: []string{"sport"}}, opt)
+		res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "gone@example.com", Lists: []string{"sport"}}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestEraseSuppresses(t *testing.T) {
 		if err != nil || len(exp.Consents) == 0 || len(exp.Messages) != 1 || exp.Messages[0].Subject != "hi" {
 			t.Fatalf("export: %v %+v", err, exp)
 		}
-		if err := db.Erase(ctx, res.SubscriberID, ""); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, res.SubscriberID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.GetSubscriber(ctx, res.SubscriberID); herald.ErrorCode(err) != herald.ENOTFOUND {
@@ -204,7 +204,7 @@ func TestEraseSuppresses(t *testing.T) {
 			t.Fatal("outbox still holds the erased reader's mail")
 		}
 		// An operator cannot move an erased address onto another subscriber.
-		other, err := db.AddSubscriber(ctx, sqlstore.NewSubscriber{Email: "moved@example.com", Lists: []string{"sport"}, Status: "confirmed"}, sqlstore.Meta{}, opt)
+		other, err := service.New(db).AddSubscriber(ctx, service.Caller{}, service.NewSubscriber{Email: "moved@example.com", Lists: []string{"sport"}, Status: "confirmed"}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,23 +220,23 @@ func TestEraseSuppresses(t *testing.T) {
 		if _, err := service.New(db).UpdateSubscriber(ctx, service.Caller{}, other.ID, service.SubscriberPatch{Email: &renamed}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Erase(ctx, other.ID, ""); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, other.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if msgs, _, _ := db.Outbox(ctx, sqlstore.OutboxFilter{}); len(msgs) != 0 {
 			t.Fatalf("erasure left %d stored messages sent to the old address", len(msgs))
 		}
 		// Signing up again: even a single opt-in list needs confirmation now.
-		res2, err := db.Signup(ctx, herald.SignupRequest{Email: "gone@example.com", Lists: []string{"sport"}}, opt)
+		res2, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "gone@example.com", Lists: []string{"sport"}}, opt)
 		if err != nil || len(res2.Pending) != 1 || !res2.MailQueued {
 			t.Fatalf("signup after erase: %v %+v", err, res2)
 		}
 		// An operator cannot vouch for a suppressed address.
-		if _, err := db.AddSubscriber(ctx, sqlstore.NewSubscriber{Email: "other@example.com", Lists: []string{"sport"}, Status: "confirmed"}, sqlstore.Meta{}, opt); err != nil {
+		if _, err := service.New(db).AddSubscriber(ctx, service.Caller{}, service.NewSubscriber{Email: "other@example.com", Lists: []string{"sport"}, Status: "confirmed"}, opt); err != nil {
 			t.Fatal(err)
 		}
 		nonce, _ := db.ConfirmNonce(ctx, res2.SubscriberID)
-		if _, err := db.Confirm(ctx, res2.SubscriberID, nonce, sqlstore.Meta{}); err != nil {
+		if _, err := service.New(db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{}}, res2.SubscriberID, nonce); err != nil {
 			t.Fatal(err)
 		}
 		if sup, _ := db.IsSuppressed(ctx, "gone@example.com"); sup {

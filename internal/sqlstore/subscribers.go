@@ -172,18 +172,6 @@ func (db *DB) FindSubscribers(ctx context.Context, f SubscriberFilter) ([]*heral
 	return out, total, err
 }
 
-// NewSubscriber is an operator's (API's) addition of a subscriber.
-type NewSubscriber struct {
-	Email      string
-	Name       string
-	Attributes map[string]any
-	Lists      []string // slugs; private lists allowed
-	// Status "confirmed" records that the operator vouches for the reader's
-	// consent; "pending" (default) asks the reader by mail for double
-	// opt-in lists.
-	Status string
-}
-
 func validAttributes(a map[string]any) (string, error) {
 	if a == nil {
 		return "{}", nil
@@ -193,90 +181,6 @@ func validAttributes(a map[string]any) (string, error) {
 		return "", herald.FieldError("attributes", "Attributes must be a JSON object of at most 16 KB.")
 	}
 	return string(b), nil
-}
-
-// AddSubscriber creates a subscriber on behalf of an operator and records
-// it in the ledger; an existing address is a conflict.
-func (db *DB) AddSubscriber(ctx context.Context, n NewSubscriber, m Meta, opt SignupOptions) (*herald.Subscriber, error) {
-	email, key, err := herald.NormalizeEmail(n.Email)
-	if err != nil {
-		return nil, err
-	}
-	name, err := herald.CleanName(n.Name)
-	if err != nil {
-		return nil, err
-	}
-	attrs, err := validAttributes(n.Attributes)
-	if err != nil {
-		return nil, err
-	}
-	switch n.Status {
-	case "":
-		n.Status = herald.StatusPending
-	case herald.StatusPending, herald.StatusConfirmed:
-	default:
-		return nil, herald.FieldError("status", "Status must be pending or confirmed.")
-	}
-	if m.Actor == "" {
-		m.Actor = herald.ActorOperator
-	}
-	var s *herald.Subscriber
-	err = db.write(ctx, func(tx *Tx) error {
-		lists, err := resolveLists(ctx, tx.db, tx, n.Lists, true)
-		if err != nil {
-			return err
-		}
-		suppressed, err := isSuppressed(ctx, tx, key)
-		if err != nil {
-			return err
-		}
-		if suppressed && n.Status == herald.StatusConfirmed {
-			return &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "This address was erased or suppressed; it can only come back by signing up and confirming."}
-		}
-		var id int64
-		err = tx.queryRow(ctx, `INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, email, key, name, attrs, tx.now, tx.now).Scan(&id)
-		if err = tx.db.dialect.translate(err); herald.ErrorCode(err) == herald.ECONFLICT {
-			return &herald.Error{Code: herald.ECONFLICT, Field: "email", Message: "A subscriber with this address already exists."}
-		} else if err != nil {
-			return err
-		}
-		if suppressed {
-			if err := setSuppressedFlag(ctx, tx, key, true); err != nil {
-				return err
-			}
-		}
-		tx.AppendEvent(herald.EventCreated, id, 0, herald.EventData{Actor: m.Actor})
-		slugs := make([]string, len(lists))
-		for i, l := range lists {
-			slugs[i] = l.Slug
-		}
-		kind := herald.ConsentOperatorAdd
-		if n.Status == herald.StatusConfirmed {
-			for _, l := range lists {
-				if err := setSubscription(ctx, tx, id, l.ID, herald.StatusConfirmed); err != nil {
-					return err
-				}
-			}
-			m.Detail = strings.TrimSpace("operator vouched for consent " + m.Detail)
-			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
-				return err
-			}
-			for _, l := range lists {
-				tx.AppendEvent(herald.EventConfirmed, id, l.ID, herald.EventData{Actor: m.Actor, To: herald.StatusConfirmed})
-			}
-		} else if len(lists) > 0 {
-			if err := addConsent(ctx, tx, id, kind, m, slugs, nil); err != nil {
-				return err
-			}
-			if _, err := subscribeLists(ctx, tx, id, nil, lists, suppressed, opt, true, m.Actor); err != nil {
-				return err
-			}
-		}
-		s, err = getSubscriber(ctx, tx, id)
-		return err
-	})
-	return s, err
 }
 
 // setSubscription writes a subscription's status, stamping the time of the
@@ -305,45 +209,6 @@ var (
 	subscriptionCols  = []string{"subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at", "unsubscribed_at"}
 	subscriptionTypes = []string{"int8", "int8", "text", "timestamptz", "timestamptz", "timestamptz", "timestamptz"}
 )
-
-// Erase deletes a subscriber's personal data (profile, subscriptions,
-// consent events, stored messages) and keeps only a keyed hash of the
-// address in the suppression list, so it is never mailed again unless the
-// reader signs up and confirms anew.
-func (db *DB) Erase(ctx context.Context, id int64, reason string) error {
-	if reason == "" {
-		reason = "erased"
-	}
-	return db.write(ctx, func(tx *Tx) error {
-		var key string
-		err := tx.queryRow(ctx, `SELECT email_key FROM subscribers WHERE id = ?`, id).Scan(&key)
-		if isNoRows(err) {
-			return notFound("Subscriber")
-		} else if err != nil {
-			return err
-		}
-		if err := suppress(ctx, tx, key, reason); err != nil {
-			return err
-		}
-		if err := erasedEvent(ctx, tx, id, key); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM outbox WHERE to_key = ?`, key); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM subscribers WHERE id = ?`, id); err != nil {
-			return err
-		}
-		// After the subscriber row, whose deletion waited for whoever
-		// held it: their subscriptions and events are committed by now
-		// (PostgreSQL has no foreign keys to cascade: see refs.go).
-		if _, err := tx.exec(ctx, `DELETE FROM subscriptions WHERE subscriber_id = ?`, id); err != nil {
-			return err
-		}
-		_, err = tx.exec(ctx, `DELETE FROM consent_events WHERE subscriber_id = ?`, id)
-		return err
-	})
-}
 
 // erasedEvent appends the erasure's event, before the subscriber's rows go:
 // it names the lists on which the reader had ever confirmed (copies of

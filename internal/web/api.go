@@ -283,7 +283,7 @@ func (s *Server) apiCreateSubscriber(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	sub, err := s.DB.AddSubscriber(r.Context(), sqlstore.NewSubscriber{Email: b.Email, Name: b.Name, Attributes: b.Attributes, Lists: lists, Status: b.Status}, apiMeta(r), s.signupOptions())
+	sub, err := s.Rules.AddSubscriber(r.Context(), apiCaller(r), service.NewSubscriber{Email: b.Email, Name: b.Name, Attributes: b.Attributes, Lists: lists, Status: b.Status}, s.signupOptions())
 	if err != nil {
 		return err
 	}
@@ -357,7 +357,7 @@ func (s *Server) apiDeleteSubscriber(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.DB.Erase(r.Context(), id, "deleted by operator"); err != nil {
+	if err := s.Rules.Erase(r.Context(), apiCaller(r), id, "deleted by operator"); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -369,7 +369,7 @@ func (s *Server) apiErase(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.DB.Erase(r.Context(), id, "erased by operator"); err != nil {
+	if err := s.Rules.Erase(r.Context(), apiCaller(r), id, "erased by operator"); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"erased": true})

@@ -39,6 +39,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 	"github.com/heraldhq/herald/internal/token"
@@ -361,7 +362,7 @@ func FuzzReaderTokens(f *testing.F) {
 	var sub int64
 	var nonce uint64
 	for i, fs := range servers {
-		res, err := fs.db.Signup(ctx, herald.SignupRequest{Email: "zoe@example.com", Name: "Zoë", Lists: []string{"daily", "sport"}, IP: "192.0.2.1"},
+		res, err := service.New(fs.db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "zoe@example.com", Name: "Zoë", Lists: []string{"daily", "sport"}, IP: "192.0.2.1"},
 			sqlstore.SignupOptions{ConfirmTTL: time.Hour})
 		if err != nil {
 			f.Fatal(err)
@@ -487,7 +488,7 @@ func FuzzAPIJSON(f *testing.F) {
 	servers := newFuzzServers(f)
 	ctx := context.Background()
 	for _, fs := range servers {
-		if _, err := fs.db.Signup(ctx, herald.SignupRequest{Email: "zoe@example.com", Lists: []string{"daily"}}, sqlstore.SignupOptions{ConfirmTTL: time.Hour}); err != nil {
+		if _, err := service.New(fs.db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "zoe@example.com", Lists: []string{"daily"}}, sqlstore.SignupOptions{ConfirmTTL: time.Hour}); err != nil {
 			f.Fatal(err)
 		}
 	}

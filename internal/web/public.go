@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/token"
 )
@@ -357,7 +358,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		fail(f, herald.FieldError("lists", msgNoList))
 		return
 	}
-	_, err = s.DB.SignupShown(r.Context(), herald.SignupRequest{
+	_, err = s.Rules.SignupShown(r.Context(), service.Caller{Role: service.RoleReader}, herald.SignupRequest{
 		Email: f.Email, Name: f.Name, Lists: f.Lists, SourceURL: f.Source,
 		IP: ip, UserAgent: ua, DisclosureVersion: f.DisclosureVersion,
 	}, f.ListDisclosures, s.signupOptions())
@@ -528,6 +529,11 @@ func (s *Server) meta(r *http.Request, detail string) sqlstore.Meta {
 	return sqlstore.Meta{Actor: herald.ActorReader, IP: clientIP(r), UserAgent: r.UserAgent(), Detail: detail}
 }
 
+// reader is the caller of a change a reader makes from a link of theirs.
+func (s *Server) reader(r *http.Request, detail string) service.Caller {
+	return service.Caller{Role: service.RoleReader, Meta: s.meta(r, detail)}
+}
+
 func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) { s.confirmation(w, r, false) }
 
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) { s.confirmation(w, r, true) }
@@ -541,7 +547,7 @@ func (s *Server) confirmation(w http.ResponseWriter, r *http.Request, confirm bo
 	}
 	pc, err := s.DB.GetConfirmation(r.Context(), t.SubscriberID, t.Nonce)
 	if err == nil && confirm {
-		_, err = s.DB.Confirm(r.Context(), t.SubscriberID, t.Nonce, s.meta(r, ""))
+		_, err = s.Rules.Confirm(r.Context(), s.reader(r, ""), t.SubscriberID, t.Nonce)
 	}
 	if herald.ErrorCode(err) == herald.EGONE {
 		s.message(w, http.StatusGone, "This link has already been used", "Your subscription is already confirmed, or the link was replaced by a newer one.")
@@ -664,8 +670,9 @@ func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
 	case "save":
 		var res *sqlstore.SignupResult
 		version, _ := strconv.Atoi(r.PostForm.Get("disclosure_version"))
-		res, err = s.DB.ChangePreferences(ctx, t.SubscriberID, splitSlugs(r.PostForm["lists"]), s.meta(r, "manage page"), s.signupOptions(),
-			version, parseListDisclosures(r.PostForm["list_disclosure"]))
+		res, err = s.Rules.ChangePreferences(ctx, s.reader(r, "manage page"), t.SubscriberID, service.Preferences{
+			Lists: splitSlugs(r.PostForm["lists"]), DisclosureVersion: version, ListDisclosures: parseListDisclosures(r.PostForm["list_disclosure"])},
+			s.signupOptions())
 		msg = "Your choices are saved."
 		if err == nil && res != nil && res.MailQueued {
 			msg = "Your choices are saved. We sent you an email to confirm the newsletters you joined."
@@ -689,7 +696,7 @@ func (s *Server) manage(w http.ResponseWriter, r *http.Request) {
 			s.renderManage(w, r, t.SubscriberID, http.StatusUnprocessableEntity, "", herald.FieldError("confirm_erase", "Tick the box to confirm that you want your data erased."))
 			return
 		}
-		if err = s.DB.Erase(ctx, t.SubscriberID, "erased by reader"); err == nil {
+		if err = s.Rules.Erase(ctx, s.reader(r, ""), t.SubscriberID, "erased by reader"); err == nil {
 			s.message(w, http.StatusOK, "Your data is erased", "We deleted your subscriptions and history. We keep only a one-way fingerprint of your address so that we never email it again unless you sign up anew.")
 			return
 		}

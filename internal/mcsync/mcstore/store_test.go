@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/mcsync/mcstore"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/sqlstore/storetest"
 )
@@ -204,7 +205,7 @@ func TestMailchimpSyncJobsFollowChanges(t *testing.T) {
 		connect(t, db, "flash", "aud2", "")
 		global, _ := db.CurrentDisclosure(ctx)
 
-		res, err := db.Signup(ctx, herald.SignupRequest{Email: "Ann@Example.com", Name: "Ann Lee", Lists: []string{"daily", "local", "flash"}, IP: "192.0.2.1"}, opt)
+		res, err := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "Ann@Example.com", Name: "Ann Lee", Lists: []string{"daily", "local", "flash"}, IP: "192.0.2.1"}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +223,7 @@ func TestMailchimpSyncJobsFollowChanges(t *testing.T) {
 		if got := ops(memberJobs(t, db)); got != "upsert Ann@Example.com aud2" {
 			t.Fatalf("after signup: %s", got)
 		}
-		if _, err := db.Confirm(ctx, res.SubscriberID, 0, sqlstore.Meta{IP: "192.0.2.2"}); err != nil {
+		if _, err := service.New(db).Confirm(ctx, service.Caller{Meta: sqlstore.Meta{IP: "192.0.2.2"}}, res.SubscriberID, 0); err != nil {
 			t.Fatal(err)
 		}
 		if got := ops(memberJobs(t, db)); got != "upsert Ann@Example.com aud2; upsert Ann@Example.com aud1" {
@@ -272,7 +273,7 @@ func TestMailchimpSyncJobsFollowChanges(t *testing.T) {
 		}
 		// Erasure: the queued jobs go (they hold the address), one
 		// delete-permanent per audience is queued.
-		if err := db.Erase(ctx, res.SubscriberID, ""); err != nil {
+		if err := service.New(db).Erase(ctx, service.Caller{}, res.SubscriberID, ""); err != nil {
 			t.Fatal(err)
 		}
 		h := "#" + md5hex("ann@example.com")
@@ -358,7 +359,7 @@ func TestMailchimpWebhookEvents(t *testing.T) {
 			t.Fatalf("unknown reader: %+v", r)
 		}
 		// A Herald change after the event wins over a subscribe event.
-		res, _ := db.Signup(ctx, herald.SignupRequest{Email: "di@example.com", Lists: []string{"daily"}}, opt)
+		res, _ := service.New(db).Signup(ctx, service.Caller{}, herald.SignupRequest{Email: "di@example.com", Lists: []string{"daily"}}, opt)
 		if _, err := db.Unsubscribe(ctx, res.SubscriberID, nil, sqlstore.Meta{}); err != nil {
 			t.Fatal(err)
 		}
