@@ -196,7 +196,7 @@ const ImportBatchSize = 5000
 // 5,000, before batches were sorted by address and the writer freed of
 // everything but writing), but every batch in flight is held prepared in
 // memory: at 20,000 rows an import peaked at ~600 MB, at 5,000 it stays
-// under 150 MB, for ~40 % more CPU per row on SQLite (docs/mailchimp.md,
+// under 150 MB, for ~40 % more CPU per row on SQLite (the operators' import docs,
 // "Speed"; applying several batches in one transaction would win it back).
 func (db *DB) ImportBatchRows() int {
 	return ImportBatchSize
