@@ -1,7 +1,7 @@
 package sqlstore
 
 // Bulk import of subscribers (an audience export that an integration
-// reads, such as internal/mcsync; ImportSource says which). A batch of rows is applied in one transaction with a
+// or the generic CSV format reads; ImportSource says which). A batch of rows is applied in one transaction with a
 // handful of multi-row statements — read what exists, then upsert
 // subscribers, upsert subscriptions and append consent events — so a row
 // is applied whole or not at all and the cost per row is a few
