@@ -40,9 +40,8 @@ type DB struct {
 	secret []byte // suppression HMAC key (set by SetSecret)
 	rebind sync.Map
 
-	notifyMu sync.Mutex
-	notify   []chan struct{} // woken when a job is enqueued
-	evNotify []chan struct{} // woken when events are committed (events.go)
+	jobsWake   wakeup // when a job is enqueued (jobs.go)
+	eventsWake wakeup // when events are committed (events.go)
 
 	group    grouper       // group commit of hot writes (batch.go)
 	stmts    sync.Map      // query → *sql.Stmt on the writer (SQLite)

@@ -102,24 +102,9 @@ func (tx *Tx) flushEvents(ctx context.Context) error {
 
 // EventNotify returns a channel that receives a value (without blocking
 // the sender) whenever this process commits events.
-func (db *DB) EventNotify() <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	db.notifyMu.Lock()
-	db.evNotify = append(db.evNotify, ch)
-	db.notifyMu.Unlock()
-	return ch
-}
+func (db *DB) EventNotify() <-chan struct{} { return db.eventsWake.subscribe() }
 
-func (db *DB) wakeConsumers() {
-	db.notifyMu.Lock()
-	for _, ch := range db.evNotify {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-	db.notifyMu.Unlock()
-}
+func (db *DB) wakeConsumers() { db.eventsWake.wake() }
 
 // EventHandler handles a batch of events, in id order, inside the
 // transaction that advances the consumer's cursor past them. An error

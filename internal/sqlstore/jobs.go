@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -36,23 +37,34 @@ func (db *DB) Enqueue(ctx context.Context, kind string, payload any, runAt time.
 
 // JobNotify returns a channel that receives a value (without blocking the
 // sender) whenever this process commits a new job.
-func (db *DB) JobNotify() <-chan struct{} {
+func (db *DB) JobNotify() <-chan struct{} { return db.jobsWake.subscribe() }
+
+func (db *DB) wakeWorkers() { db.jobsWake.wake() }
+
+// wakeup hands a value, without blocking, to every channel subscribed:
+// a wake-up for goroutines that poll the database, after a commit.
+type wakeup struct {
+	mu  sync.Mutex
+	chs []chan struct{}
+}
+
+func (w *wakeup) subscribe() <-chan struct{} {
 	ch := make(chan struct{}, 1)
-	db.notifyMu.Lock()
-	db.notify = append(db.notify, ch)
-	db.notifyMu.Unlock()
+	w.mu.Lock()
+	w.chs = append(w.chs, ch)
+	w.mu.Unlock()
 	return ch
 }
 
-func (db *DB) wakeWorkers() {
-	db.notifyMu.Lock()
-	for _, ch := range db.notify {
+func (w *wakeup) wake() {
+	w.mu.Lock()
+	for _, ch := range w.chs {
 		select {
 		case ch <- struct{}{}:
 		default:
 		}
 	}
-	db.notifyMu.Unlock()
+	w.mu.Unlock()
 }
 
 // ClaimJobs leases up to n due pending jobs and counts the attempt. On
